@@ -1,0 +1,79 @@
+"""Root of the ``sgarch`` CLI: registers every sub-command and turns sgarch errors into one line.
+
+Exit statuses: 0 success, 1 a check or build failed, 2 bad input (flag, config value or file), 130
+interrupted. A traceback in front of a user is a bug, so :func:`main` catches every sgarch error.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import typer
+from rich.console import Console
+
+from sgarch import __version__
+from sgarch.errors import ConfigError, SgarchError
+
+app = typer.Typer(
+    name="sgarch",
+    help="Reference architectures for self-hosted Sourcegraph on AWS: size, plan, build images, upgrade.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"sgarch {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the sgarch version and exit."
+    ),
+) -> None:
+    """Reference architectures for self-hosted Sourcegraph on AWS."""
+
+
+def _register() -> None:
+    # Each sub-command lives in its own module; importing registers it on `app`.
+    from sgarch.cli import size  # noqa: F401
+
+
+def fail(message: str, status: int = 2) -> None:
+    """Print one line to stderr and exit; for errors found by the CLI itself."""
+    err_console.print(f"error: {message}", markup=False)
+    raise typer.Exit(status)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``sgarch`` script."""
+    _register()
+    try:
+        rv = app(args=argv, standalone_mode=False)
+    except ConfigError as exc:
+        err_console.print(f"error: {exc}", markup=False)
+        sys.exit(2)
+    except SgarchError as exc:
+        err_console.print(f"error: {exc}", markup=False)
+        sys.exit(1)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        err_console.print("interrupted", markup=False)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        err_console.print("interrupted", markup=False)
+        sys.exit(130)
+    except click.exceptions.ClickException as exc:
+        # Usage errors (unknown flag, missing argument): one line, like our own errors.
+        err_console.print(f"error: {exc.format_message()}", markup=False)
+        sys.exit(exc.exit_code)
+    sys.exit(rv if isinstance(rv, int) else 0)

@@ -1,0 +1,1 @@
+"""`sgarch size` (placeholder until the estimator lands in this change)."""

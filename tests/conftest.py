@@ -1,0 +1,1 @@
+"""Shared pytest configuration. Component tests use the `pulumi_mocks` fixture from sgarch.testing."""
