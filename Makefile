@@ -20,8 +20,8 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)  ## Create .venv and install sgarch with its dev tools (skipped when up to date)
 
 lint: $(STAMP)  ## ruff
-	$(BIN)/ruff check sgarch tests stacks benchmarks
-	$(BIN)/ruff format --check sgarch tests stacks benchmarks
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)  ## mypy, strict on sgarch/
 	$(BIN)/mypy

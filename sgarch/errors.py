@@ -14,6 +14,7 @@ Messages follow one shape, so users learn to read them once::
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,6 +27,9 @@ __all__ = [
     "config_error_from_pydantic",
     "format_value",
 ]
+
+
+_NUMBER = re.compile(r"[-+]?\d[\d,_]*(\.\d+)?")
 
 
 class SgarchError(Exception):
@@ -80,6 +84,8 @@ def format_value(value: Any) -> str:
         return f"{value:,}" if abs(value) >= 10_000 else str(value)
     if isinstance(value, float):
         return f"{value:g}"
+    if isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
+        return value.strip()  # a number typed on the command line reads better unquoted
     return repr(value)
 
 
@@ -106,6 +112,4 @@ def config_error_from_pydantic(exc: Any, names: Mapping[str, str] | None = None)
 
 
 def _replace_word(text: str, old: str, new: str) -> str:
-    import re
-
     return re.sub(rf"(?<![\w-]){re.escape(old)}(?![\w-])", new, text)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sys
 
-import click
 import typer
 from rich.console import Console
 
@@ -64,16 +63,20 @@ def main(argv: list[str] | None = None) -> None:
     except SgarchError as exc:
         err_console.print(f"error: {exc}", markup=False)
         sys.exit(1)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        err_console.print("interrupted", markup=False)
-        sys.exit(130)
     except KeyboardInterrupt:
         err_console.print("interrupted", markup=False)
         sys.exit(130)
-    except click.exceptions.ClickException as exc:
-        # Usage errors (unknown flag, missing argument): one line, like our own errors.
-        err_console.print(f"error: {exc.format_message()}", markup=False)
-        sys.exit(exc.exit_code)
+    except Exception as exc:
+        # Typer >= 0.29 vendors click, so its exception classes are matched by name, not imported.
+        kind = type(exc).__name__
+        if kind == "Exit":
+            sys.exit(getattr(exc, "exit_code", 0))
+        if kind == "Abort":
+            err_console.print("interrupted", markup=False)
+            sys.exit(130)
+        if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):
+            # Usage errors (unknown flag, missing option): one line, like our own errors.
+            err_console.print(f"error: {exc.format_message()}", markup=False)
+            sys.exit(exc.exit_code)
+        raise
     sys.exit(rv if isinstance(rv, int) else 0)

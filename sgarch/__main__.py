@@ -1,0 +1,5 @@
+"""``python -m sgarch`` runs the CLI."""
+
+from sgarch.cli import main
+
+main()
