@@ -26,6 +26,7 @@ FLAG_NAMES = {
     "largest_repo_gb": "--largest-repo-gb",
     "largest_index_gb": "--largest-index-gb",
     "code_insights": "--no-code-insights",
+    "syntactic_code_intel": "--syntactic-code-intel",
 }
 
 _FORMATS = ("table", "json", "helm", "compose")
@@ -53,6 +54,11 @@ def size(
         metavar="GB",
     ),
     no_code_insights: bool = typer.Option(False, "--no-code-insights", help="Size without Code Insights."),
+    syntactic_code_intel: bool = typer.Option(
+        False,
+        "--syntactic-code-intel",
+        help="Also size syntactic code intel (off by default, as in the chart).",
+    ),
     output_format: str = typer.Option(
         "table",
         "--format",
@@ -76,6 +82,7 @@ def size(
         largest_repo_gb=largest_repo_gb,
         largest_index_gb=largest_index_gb,
         code_insights=not no_code_insights,
+        syntactic_code_intel=syntactic_code_intel,
     )
     est = estimate(workload)
     if output_format == "json":

@@ -89,6 +89,8 @@ SINGLETONS = frozenset(
     }
 )
 
+_FOLDED = {"symbols": "searcher"}
+
 _UPSTREAM_NAMES = {"codeinsights-db": "codeInsightsDB", "codeintel-db": "codeIntelDB"}
 
 # Services without a curve still need their chart-default resources and storage so the totals are whole.
@@ -366,15 +368,18 @@ def _ceil_to(x: float, step: float) -> float:
     return math.ceil(x / step - 1e-9) * step
 
 
-def _raw_services(w: Workload, warnings: list[str]) -> dict[str, _Acc]:
+def _raw_services(w: Workload, warnings: list[tuple[str, str]]) -> dict[str, _Acc]:
     acc: dict[str, _Acc] = {}
     for curve in _prepared_curves():
         v = _factor_value(curve.factor, w)
         point = _interpolate(curve, v)
         if point.beyond:
             warnings.append(
-                f"{curve.service}: {_FACTOR_LABELS[curve.factor]} of {v:,g} is beyond the largest reference "
-                f"point ({curve.values[-1]:,g}); the estimate stops there, so ask Sourcegraph to confirm it"
+                (
+                    curve.service,
+                    f"{curve.service}: {_FACTOR_LABELS[curve.factor]} of {v:,g} is beyond the largest reference "
+                    f"point ({curve.values[-1]:,g}); the estimate stops there, so ask Sourcegraph to confirm it",
+                )
             )
         svc = acc.setdefault(curve.service, _Acc())
         if curve.sets_replicas and svc.replicas == 0:
@@ -445,7 +450,8 @@ def _merge(a: ServiceEstimate, b: ServiceEstimate, name: str) -> ServiceEstimate
 
 
 def _services(w: Workload, warnings: list[str]) -> tuple[ServiceEstimate, ...]:
-    raw = _raw_services(w, warnings)
+    curve_warnings: list[tuple[str, str]] = []
+    raw = _raw_services(w, curve_warnings)
     total_gb, largest_gb = w.total_repo_gb, w.largest_repo
 
     # Formulas that replace the curves' storage (upstream Calculate()).
@@ -465,7 +471,11 @@ def _services(w: Workload, warnings: list[str]) -> tuple[ServiceEstimate, ...]:
     replicas["indexedSearch"] = replicas["indexedSearchIndexer"] = pod
     if w.largest_index_gb == 0:
         replicas["preciseCodeIntel"] = 0
+    if not w.syntactic_code_intel:
+        replicas["syntacticCodeIntel"] = 0
 
+    # A service the workload turns off cannot run out of reference points.
+    warnings.extend(msg for svc, msg in curve_warnings if replicas.get(_FOLDED.get(svc, svc), 1) > 0)
     built = {name: _finish(name, svc, replicas[name]) for name, svc in raw.items()}
     # The chart removed symbols; searcher now does its work, so it gets symbols' resources too.
     built["searcher"] = _merge(built["searcher"], built.pop("symbols"), "searcher")

@@ -49,6 +49,10 @@ def render_helm_values(est: Estimate) -> dict[str, Any]:
     # The chart ships syntactic code intel off; a workload sized for it turns it on.
     if est.service("syntacticCodeIntel").enabled:
         values["syntacticCodeIntel"]["enabled"] = True
+    else:
+        values["syntacticCodeIntel"] = {"enabled": False}
+    if not est.service("preciseCodeIntel").enabled:
+        values["preciseCodeIntel"] = {"replicaCount": 0}
     if not est.workload.code_insights:
         values["codeInsightsDB"] = {"enabled": False}
         values["frontend"]["env"] = {"DISABLE_CODE_INSIGHTS": {"value": "true"}}

@@ -61,6 +61,9 @@ class Workload(BaseModel):
     off. Default: 1."""
     code_insights: bool = True
     """Whether Code Insights runs (it needs its own database). Default: on."""
+    syntactic_code_intel: bool = False
+    """Whether syntactic code intel runs. Default: off, as in Sourcegraph's Helm chart; its reference points
+    grow steeply with the largest repository (up to 150 cores per pod), so it is sized only when asked for."""
 
     @field_validator("users", "repos", "total_repo_gb", "largest_repo_gb", "largest_index_gb", mode="before")
     @classmethod

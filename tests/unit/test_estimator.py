@@ -98,7 +98,9 @@ def test_singletons_run_one_pod() -> None:
 
 
 def test_warning_beyond_the_last_reference_point() -> None:
-    est = estimate(Workload(users=10, repos=10, total_repo_gb=1000, largest_repo_gb=200))
+    est = estimate(
+        Workload(users=10, repos=10, total_repo_gb=1000, largest_repo_gb=200, syntactic_code_intel=True)
+    )
     assert any("syntacticCodeIntel" in w and "beyond the largest reference point" in w for w in est.warnings)
     assert not estimate(Workload()).warnings
 
@@ -112,3 +114,9 @@ def test_warning_when_largest_repo_exceeds_the_tier() -> None:
 def test_estimate_for_tier_lands_in_that_tier() -> None:
     for tier in Tier:
         assert estimate_for_tier(tier).tier is tier
+
+
+def test_disabled_services_raise_no_warnings() -> None:
+    est = estimate(Workload(users=10, repos=10, total_repo_gb=1000, largest_repo_gb=200))
+    assert not any("syntacticCodeIntel" in w for w in est.warnings)
+    assert not est.service("syntacticCodeIntel").enabled

@@ -27,10 +27,19 @@ def workloads(draw: st.DrawFn) -> Workload:
         largest_repo_gb=total * draw(_fraction),
         largest_index_gb=draw(_index),
         code_insights=draw(st.booleans()),
+        syntactic_code_intel=draw(st.booleans()),
     )
 
 
-_FIELDS = ("users", "repos", "total_repo_gb", "largest_repo_gb", "largest_index_gb", "code_insights")
+_FIELDS = (
+    "users",
+    "repos",
+    "total_repo_gb",
+    "largest_repo_gb",
+    "largest_index_gb",
+    "code_insights",
+    "syntactic_code_intel",
+)
 
 
 @st.composite
@@ -39,8 +48,8 @@ def grown(draw: st.DrawFn) -> tuple[Workload, Workload]:
     w = draw(workloads())
     field = draw(st.sampled_from(_FIELDS))
     data = w.model_dump() | {"largest_repo_gb": w.largest_repo}
-    if field == "code_insights":
-        data["code_insights"] = True
+    if field in ("code_insights", "syntactic_code_intel"):
+        data[field] = True
     elif field == "users":
         data["users"] = draw(st.integers(w.users, 50_000))
     elif field == "repos":

@@ -1,0 +1,1 @@
+"""The single-node reference architecture: one EC2 instance running Sourcegraph with Docker Compose."""

@@ -1,0 +1,229 @@
+"""A scratch host for running install.sh and boot.sh: every path under a temp root, system commands stubbed.
+
+The stubs record their argv (one line per call, tab-separated) and keep a little state in files, so a test
+can say "the volume has an XFS filesystem" or "the device shows up on the fourth look" and then assert on
+what the script ran. Devices are plain files inside the sandbox: even a missing stub could not touch a real
+disk.
+
+Every test runs twice: once with the scripts as they are in the package ("source") and once with the copies
+cloud-init writes from the rendered user-data ("embedded": comments stripped, gzip'd, base64'd).
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from sgarch.single_node.userdata import UserDataConfig, render_user_data
+
+VERSION = "7.5.4453"
+VOLUME_ID = "vol-0123456789abcdef0"
+SERIAL = VOLUME_ID.replace("-", "")
+SERVICES = ("caddy", "gitserver-0", "sourcegraph-frontend-0", "worker")
+
+_RECORD = (
+    'printf "%s" "$(basename "$0")" >>"$STUB_LOG"; printf "\\t%s" "$@" >>"$STUB_LOG"; echo >>"$STUB_LOG"\n'
+)
+
+STUBS: dict[str, str] = {
+    # lsblk: the device list (after `appear_after` empty answers) or a device's FSTYPE.
+    "lsblk": """
+case " $* " in
+*SERIAL*)
+    n=$(( $(cat "$STUB_STATE/lsblk_calls" 2>/dev/null || echo 0) + 1 )); echo "$n" >"$STUB_STATE/lsblk_calls"
+    if [ -f "$STUB_STATE/device" ] && [ "$n" -gt "$(cat "$STUB_STATE/appear_after" 2>/dev/null || echo 0)" ]; then
+        echo "$STUB_ROOT/dev/nvme0n1 vol0aaaaaaaaaaaaaaaa"
+        echo "$(cat "$STUB_STATE/device") $(cat "$STUB_STATE/serial")"
+    else
+        echo "$STUB_ROOT/dev/nvme0n1 vol0aaaaaaaaaaaaaaaa"
+    fi ;;
+*FSTYPE*) cat "$STUB_STATE/lsblk_fstype" 2>/dev/null || cat "$STUB_STATE/fstype" 2>/dev/null || true ;;
+esac
+""",
+    "blkid": """
+if [ -f "$STUB_STATE/blkid_rc" ]; then exit "$(cat "$STUB_STATE/blkid_rc")"; fi
+if [ -f "$STUB_STATE/fstype" ]; then
+    dev="${*: -1}"
+    printf 'DEVNAME=%s\\nTYPE=%s\\n' "$dev" "$(cat "$STUB_STATE/fstype")"
+    if [ -f "$STUB_STATE/label" ]; then printf 'LABEL=%s\\n' "$(cat "$STUB_STATE/label")"; fi
+    exit 0
+fi
+exit 2
+""",
+    "mkfs.xfs": """
+echo xfs >"$STUB_STATE/fstype"
+while [ $# -gt 0 ]; do if [ "$1" = -L ]; then echo "$2" >"$STUB_STATE/label"; fi; shift; done
+""",
+    "xfs_admin": 'echo "$2" >"$STUB_STATE/label"\n',
+    "mount": 'touch "$STUB_STATE/mounted"\n',
+    "mountpoint": '[ -f "$STUB_STATE/mounted" ]\n',
+    "udevadm": "",
+    "sleep": "",
+    "systemctl": "",
+    "sysctl": "",
+    "dnf": "",
+    "uname": "echo x86_64\n",
+    # docker: `compose ... config --services` answers the service list (caddy gone behind an ALB).
+    "docker": """
+case " $* " in
+*" config --services "*)
+    for s in $STUB_SERVICES; do
+        case " $* " in *sgarch-alb.override.yaml*) [ "$s" = caddy ] && continue ;; esac
+        echo "$s"
+    done ;;
+esac
+""",
+    # curl: the Compose binary, and a checksums.txt that matches it (or not, when asked to lie).
+    "curl": """
+out=""; url=""
+while [ $# -gt 0 ]; do case "$1" in -o) out="$2"; shift 2 ;; http*) url="$1"; shift ;; *) shift ;; esac; done
+case "$url" in
+*checksums.txt)
+    sum=$(printf 'fake compose binary\\n' | sha256sum | cut -d' ' -f1)
+    if [ -f "$STUB_STATE/bad_checksum" ]; then sum=0000000000000000000000000000000000000000000000000000000000000000; fi
+    printf '%s *docker-compose-linux-aarch64\\n%s *docker-compose-linux-x86_64\\n' "$sum" "$sum" >"$out" ;;
+*) printf 'fake compose binary\\n' >"$out" ;;
+esac
+""",
+    # boot.sh's call to install.sh when the pinned release is missing: "fetch" it.
+    "install.sh": """
+v=""; while [ $# -gt 0 ]; do [ "$1" = --version ] && v="$2"; shift; done
+r="$SGARCH_ROOT/opt/sourcegraph/releases/v$v"
+mkdir -p "$r/docker-compose" && echo "services: {}" >"$r/docker-compose/docker-compose.yaml" && touch "$r/.sgarch-complete"
+""",
+    # git clone --branch vX URL DEST: a checkout with the compose file.
+    "git": """
+dest="${*: -1}"
+mkdir -p "$dest/docker-compose" "$dest/.git"
+echo "services: {}" >"$dest/docker-compose/docker-compose.yaml"
+""",
+}
+
+
+def embedded_scripts() -> dict[str, str]:
+    """install.sh and boot.sh exactly as cloud-init writes them from the rendered user-data."""
+    config = UserDataConfig(VERSION, {"services": {}}, VOLUME_ID)
+    document = yaml.safe_load(render_user_data(config))
+    scripts = {}
+    for entry in document["write_files"]:
+        name = Path(entry["path"]).name
+        if name.endswith(".sh"):
+            assert entry["encoding"] == "gz+b64"
+            scripts[name] = gzip.decompress(base64.b64decode(entry["content"])).decode()
+    return scripts
+
+
+@dataclass
+class Sandbox:
+    """A fake host. ``root`` is SGARCH_ROOT; ``state`` holds the stubs' state files."""
+
+    tmp: Path
+    scripts: dict[str, str]
+    env: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.root = self.tmp / "root"
+        self.state = self.tmp / "state"
+        self.bin = self.tmp / "bin"
+        self.log = self.tmp / "calls.log"
+        for directory in (self.root, self.state, self.bin, self.root / "dev", self.root / "etc"):
+            directory.mkdir(parents=True, exist_ok=True)
+        for name, body in STUBS.items():
+            self._executable(self.bin / name, "#!/bin/bash\n" + _RECORD + body)
+        for name, text in self.scripts.items():
+            self._executable(self.tmp / name, text)
+        self.device = str(self.root / "dev" / "nvme1n1")
+        self.env = {
+            "PATH": f"{self.bin}:/usr/bin:/bin",
+            "HOME": str(self.tmp),
+            "LANG": "C.UTF-8",
+            "STUB_LOG": str(self.log),
+            "STUB_STATE": str(self.state),
+            "STUB_ROOT": str(self.root),
+            "STUB_SERVICES": " ".join(SERVICES),
+            "SGARCH_ROOT": str(self.root),
+            # No real /dev/sdf fallback in a test.
+            "SGARCH_FALLBACK_DEVICES": str(self.root / "dev" / "sdf"),
+            "SGARCH_INSTALL_SH": str(self.bin / "install.sh"),
+        }
+
+    @property
+    def data(self) -> Path:
+        return self.root / "mnt" / "data"
+
+    def _executable(self, path: Path, text: str) -> None:
+        path.write_text(text)
+        path.chmod(0o755)
+
+    def set_state(self, name: str, value: str = "") -> None:
+        (self.state / name).write_text(value + "\n" if value else "")
+
+    def clear_state(self, name: str) -> None:
+        (self.state / name).unlink(missing_ok=True)
+
+    def attach_volume(self, *, appear_after: int = 0) -> None:
+        """Make the data volume visible to lsblk (after ``appear_after`` empty answers)."""
+        self.set_state("device", self.device)
+        self.set_state("serial", SERIAL)
+        self.set_state("appear_after", str(appear_after))
+        Path(self.device).touch()
+
+    def write_config(
+        self,
+        *,
+        version: str = VERSION,
+        behind_load_balancer: bool = False,
+        override: str = "services:\n  gitserver-0:\n    cpus: 4\n",
+        extra_env: str = "",
+    ) -> None:
+        """What user-data writes to /etc/sgarch."""
+        config = self.root / "etc" / "sgarch"
+        config.mkdir(parents=True, exist_ok=True)
+        lb = "true" if behind_load_balancer else "false"
+        (config / "sgarch.env").write_text(
+            f"SGARCH_SOURCEGRAPH_VERSION={version}\nSGARCH_DATA_VOLUME_ID={VOLUME_ID}\n"
+            f"SGARCH_IMAGE=sgarch\nSGARCH_BEHIND_LOAD_BALANCER={lb}\nSGARCH_REGION=us-east-1\n"
+        )
+        (config / "compose-override.yaml").write_text(override)
+        (config / "sourcegraph.env").write_text("# extra environment\n" + extra_env)
+
+    def add_release(self, version: str = VERSION) -> Path:
+        """A fetched release under /opt/sourcegraph/releases, as install.sh leaves it."""
+        release = self.root / "opt" / "sourcegraph" / "releases" / f"v{version}"
+        (release / "docker-compose").mkdir(parents=True, exist_ok=True)
+        (release / "docker-compose" / "docker-compose.yaml").write_text(
+            f"# release {version}\nservices: {{}}\n"
+        )
+        (release / ".sgarch-complete").touch()
+        return release
+
+    def run(self, script: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["bash", str(self.tmp / script), *args],
+            env={**self.env, **env},
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+
+    def calls(self, name: str | None = None) -> list[list[str]]:
+        """Recorded calls (argv with the command name first), optionally of one command only."""
+        if not self.log.exists():
+            return []
+        rows = [line.split("\t") for line in self.log.read_text().splitlines()]
+        return [row for row in rows if name is None or row[0] == name]
+
+    def reset_calls(self) -> None:
+        self.log.unlink(missing_ok=True)
+
+    def reboot(self) -> None:
+        """Forget the mount and the call log, as a reboot does; files on 'disk' stay."""
+        self.clear_state("mounted")
+        self.clear_state("lsblk_calls")
+        self.reset_calls()
