@@ -32,7 +32,7 @@ unit: $(STAMP)  ## pytest only
 test: lint typecheck unit  ## Everything CI runs: ruff, mypy and pytest
 
 plan: $(STAMP)  ## Plan the default architecture offline
-	$(BIN)/sgarch size --users 500 --repos 5000 --total-repo-gb 250 --largest-repo-gb 5
+	$(BIN)/sgarch plan stacks/single-node
 
 golden: $(STAMP)  ## Regenerate golden files under tests/golden after an intended change
 	SGARCH_UPDATE_GOLDEN=1 $(BIN)/pytest -q tests/golden

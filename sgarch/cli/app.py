@@ -44,6 +44,8 @@ def _root(
 def _register() -> None:
     # Each sub-command lives in its own module; importing registers it on `app`.
     from sgarch.cli import size  # noqa: F401
+    from sgarch.cli import plan  # noqa: F401
+    from sgarch.cli import loadtest  # noqa: F401
 
 
 def fail(message: str, status: int = 2) -> None:

@@ -1,0 +1,1 @@
+"""Reference architectures: compositions of sgarch components, one module each."""

@@ -1,0 +1,265 @@
+"""Arguments of the :class:`~sgarch.single_node.SingleNode` component: validated before any resource exists."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+
+from sgarch.errors import ConfigError
+from sgarch.sizing import Workload
+from sgarch.tiers import Tier, get_tier
+from sgarch.validation import StrInput, StrListInput
+
+__all__ = ["DEFAULT_SOURCEGRAPH_VERSION", "EgressRule", "LoadBalancerArgs", "SingleNodeArgs"]
+
+DEFAULT_SOURCEGRAPH_VERSION = "7.5.4453"
+"""The newest deploy-sourcegraph-docker release tag sgarch was checked against."""
+
+_VERSION = re.compile(r"^\d+\.\d+\.\d+$")
+_WORLD = ("0.0.0.0/0", "::/0")
+
+
+class _Args(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+
+class LoadBalancerArgs(_Args):
+    """An Application Load Balancer in front of the instance. TLS ends at the ALB with an ACM certificate.
+
+    The ALB forwards plain HTTP to port 80 of the instance inside the VPC, as Sourcegraph's own AWS ALB
+    example does; the instance accepts that port from the ALB's security group only.
+    """
+
+    certificate_arn: StrInput
+    """ACM certificate for the HTTPS listener. Required."""
+    subnet_ids: StrListInput
+    """Subnets of the ALB, in at least two availability zones: private ones for an internal ALB."""
+    internet_facing: bool = False
+    """Default: internal. An internet-facing ALB is an explicit choice, and still needs ``allowed_cidrs``."""
+    allowed_cidrs: tuple[str, ...] = ()
+    """Who may reach the ALB on 443 (and 80, which only redirects). Default: the VPC's CIDR for an internal
+    ALB; an internet-facing ALB must name its CIDRs (``0.0.0.0/0`` is allowed only there)."""
+    zone_id: StrInput | None = None
+    """Route53 hosted zone for an alias record. Default: no record."""
+    record_name: str | None = None
+    """Record name in ``zone_id`` (``sourcegraph.example.com``). Required with ``zone_id``."""
+    ssl_policy: str = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+    """TLS policy of the HTTPS listener. Default: TLS 1.3 and 1.2 only."""
+
+    @field_validator("allowed_cidrs")
+    @classmethod
+    def _cidrs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for cidr in value:
+            _check_cidr("load_balancer.allowed_cidrs", cidr)
+        return value
+
+    @model_validator(mode="after")
+    def _world_only_when_public(self) -> LoadBalancerArgs:
+        if not self.internet_facing and any(c in _WORLD for c in self.allowed_cidrs):
+            raise ConfigError(
+                "load_balancer.allowed_cidrs",
+                "private ranges for an internal load balancer",
+                ",".join(self.allowed_cidrs),
+                "name your networks' CIDRs, or set load_balancer.internet_facing to true on purpose",
+            )
+        if self.internet_facing and not self.allowed_cidrs:
+            raise ConfigError(
+                "load_balancer.allowed_cidrs",
+                "set when the load balancer is internet-facing",
+                None,
+                "list who may connect (0.0.0.0/0 for everyone)",
+            )
+        if (self.zone_id is None) != (self.record_name is None):
+            raise ConfigError(
+                "load_balancer.record_name",
+                "given together with zone_id",
+                self.record_name,
+                "set both or neither",
+            )
+        return self
+
+
+class EgressRule(_Args):
+    """One outbound destination the instance may reach: a CIDR and a TCP port range."""
+
+    cidr: str
+    """Destination, such as a code host's range (``140.82.112.0/20`` for github.com)."""
+    from_port: int = 443
+    """First TCP port. Default: 443."""
+    to_port: int | None = None
+    """Last TCP port. Default: ``from_port``."""
+    description: str = "Code host"
+    """Shown on the rule in the console."""
+
+    @field_validator("cidr")
+    @classmethod
+    def _cidr(cls, value: str) -> str:
+        _check_cidr("egress_allowlist.cidr", value)
+        return value
+
+    @model_validator(mode="after")
+    def _ports(self) -> EgressRule:
+        last = self.to_port if self.to_port is not None else self.from_port
+        if not 1 <= self.from_port <= last <= 65535:
+            raise ConfigError(
+                "egress_allowlist.from_port",
+                "a port range within 1-65535",
+                f"{self.from_port}-{last}",
+                "give from_port <= to_port",
+            )
+        return self
+
+
+class SingleNodeArgs(_Args):
+    """Inputs of :class:`~sgarch.single_node.SingleNode`. Only the network is required."""
+
+    vpc_id: StrInput
+    """VPC of the instance."""
+    subnet_id: StrInput
+    """Private subnet of the instance. Its availability zone is also the data volume's, for good."""
+    tier: Tier = Tier.XS
+    """Size tier, XS to XL. Default: XS. Sets the instance type, the data volume's IOPS and throughput and the
+    Compose resource caps."""
+    workload: Workload | None = None
+    """The workload to size for. Default: none; caps come from the tier and the data volume gets its floor size."""
+    sourcegraph_version: str = DEFAULT_SOURCEGRAPH_VERSION
+    """Sourcegraph release (``X.Y.Z``). Default: the version sgarch was tested with. Changing it replaces the
+    instance, never the data volume."""
+    image: Literal["sgarch", "stock"] = "sgarch"
+    """``sgarch``: our AMI, with Docker and the images baked in. ``stock``: the newest Amazon Linux 2023; the
+    same install script then runs at first boot. Default: sgarch."""
+    ami_id: str | None = None
+    """An explicit AMI. Default: looked up by name, version and owner."""
+    ami_owner: str = "self"
+    """Owner of the sgarch AMI (an account id, or ``self``). Default: self."""
+    instance_type: str | None = None
+    """Default: the tier's recommended type (m6a.2xlarge for XS)."""
+    data_volume_gib: int | None = None
+    """Default: computed from the workload's storage with 25% headroom, at least 500 GiB, and never from the
+    tier, so a tier change never shrinks (replaces) the volume. Set it to grow the volume."""
+    data_volume_iops: int | None = None
+    """Default: the tier's (3,000 up to M, 16,000 for L and XL)."""
+    data_volume_throughput_mibps: int | None = None
+    """Default: the tier's (125 MiB/s up to M, 1,000 for L and XL)."""
+    data_volume_kms_key_id: StrInput | None = None
+    """Customer KMS key for the data volume. Default: the account's EBS key. Encryption is always on."""
+    data_volume_snapshot_id: str | None = None
+    """Create the data volume from this snapshot (promotion from a POC, or a restore). Default: empty volume."""
+    root_volume_gib: int = 50
+    """Size of the encrypted gp3 root volume. Default: 50."""
+    load_balancer: LoadBalancerArgs | None = None
+    """Default: none; reach Sourcegraph through SSM port forwarding, with no inbound rule at all."""
+    containers_use_instance_role: bool = False
+    """Let containers read the instance role from IMDS (hop limit 2), needed for RDS IAM auth or S3 through the
+    instance role. Default: off, so containers cannot take the instance's credentials (hop limit 1)."""
+    snapshot_retention_days: int = 7
+    """Daily snapshots of the data volume kept by Data Lifecycle Manager. Default: 7 days."""
+    snapshot_time_utc: str = "03:00"
+    """When the daily snapshot starts, HH:MM UTC. Default: 03:00."""
+    alarm_topic_arn: StrInput | None = None
+    """SNS topic for the CPU and disk alarms. Default: alarms without notifications."""
+    egress_allowlist: tuple[EgressRule, ...] | None = None
+    """Outbound destinations the instance may reach (code hosts, a proxy). HTTPS to the VPC itself (its
+    interface endpoints) is always allowed. Default: None, any outbound traffic (it cannot come back in)."""
+    extra_env: dict[str, str] = {}
+    """Extra environment for Sourcegraph's containers (HTTP_PROXY, NO_PROXY...). Default: none."""
+    tags: dict[str, str] = {}
+    """Tags on every resource, merged over sgarch's own."""
+
+    @field_validator("tier", mode="before")
+    @classmethod
+    def _machine_tier(cls, value: object) -> Tier:
+        spec = get_tier(str(value.value if isinstance(value, Tier) else value))
+        if spec.kubernetes_only:
+            raise ConfigError(
+                "tier",
+                "a single-node tier (XS, S, M, L or XL)",
+                spec.tier.value,
+                "use the EKS architecture for 2XL and 3XL",
+            )
+        return spec.tier
+
+    @field_validator("sourcegraph_version")
+    @classmethod
+    def _version(cls, value: str) -> str:
+        value = value.strip().removeprefix("v")
+        if not _VERSION.match(value):
+            raise ConfigError(
+                "sourcegraph_version",
+                "a release like 7.5.4453",
+                value,
+                "use a version from Sourcegraph's releases",
+            )
+        return value
+
+    @field_validator("data_volume_gib")
+    @classmethod
+    def _volume(cls, value: int | None) -> int | None:
+        if value is not None and not 100 <= value <= 65536:
+            raise ConfigError("data_volume_gib", "from 100 to 65,536", value, "give the size in GiB")
+        return value
+
+    @field_validator("data_volume_iops")
+    @classmethod
+    def _iops(cls, value: int | None) -> int | None:
+        if value is not None and not 3000 <= value <= 80000:
+            raise ConfigError(
+                "data_volume_iops", "from 3,000 to 80,000 (gp3)", value, "or leave it to the tier"
+            )
+        return value
+
+    @field_validator("data_volume_throughput_mibps")
+    @classmethod
+    def _throughput(cls, value: int | None) -> int | None:
+        if value is not None and not 125 <= value <= 2000:
+            raise ConfigError(
+                "data_volume_throughput_mibps", "from 125 to 2,000 (gp3)", value, "or leave it to the tier"
+            )
+        return value
+
+    @field_validator("snapshot_retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        if not 1 <= value <= 1000:
+            raise ConfigError(
+                "snapshot_retention_days", "from 1 to 1,000", value, "keep at least one snapshot"
+            )
+        return value
+
+    @field_validator("snapshot_time_utc")
+    @classmethod
+    def _time(cls, value: str) -> str:
+        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
+            raise ConfigError("snapshot_time_utc", "HH:MM in UTC", value, "for example 03:00")
+        return value
+
+    @field_validator("data_volume_snapshot_id")
+    @classmethod
+    def _snapshot(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"snap-[0-9a-f]{8,17}", value):
+            raise ConfigError(
+                "data_volume_snapshot_id",
+                "a snapshot id like snap-0123456789abcdef0",
+                value,
+                "copy it from the EC2 console or `sgarch upgrade snapshot`",
+            )
+        return value
+
+    @field_validator("root_volume_gib")
+    @classmethod
+    def _root(cls, value: int) -> int:
+        if not 30 <= value <= 1024:
+            raise ConfigError("root_volume_gib", "from 30 to 1,024", value, "the AMI needs at least 30 GiB")
+        return value
+
+
+def _check_cidr(field: str, cidr: str) -> None:
+    try:
+        ipaddress.ip_network(cidr, strict=True)
+    except ValueError:
+        raise ConfigError(
+            field, "a CIDR like 10.0.0.0/16", cidr, "use the network address and prefix length"
+        ) from None

@@ -1,0 +1,278 @@
+"""Answers to the invokes (data sources) sgarch and typical stacks call, with realistic data.
+
+Each handler takes the invoke's arguments (camelCase, as the engine sends them) and the region, and returns
+the result (camelCase too). Handlers are plain functions so users can add their own with
+:meth:`sgarch.testing.SgarchMocks.register_invoke`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from sgarch.testing._fakes import ACCOUNT_ID, availability_zones, fake_hex, partition_for
+
+__all__ = ["DEFAULT_INVOKES", "InvokeHandler"]
+
+InvokeHandler = Callable[[Mapping[str, Any], str], Mapping[str, Any]]
+"""``handler(args, region) -> result``; args and result use camelCase property names."""
+
+# Canonical's and Amazon's AMI owner ids; a filter on either gets a matching owner back.
+_AMAZON_OWNER = "137112412989"
+
+
+def _get_availability_zones(args: Mapping[str, Any], region: str) -> Mapping[str, Any]:
+    names, ids = availability_zones(region)
+    excluded = set(args.get("excludeNames") or ())
+    excluded_ids = set(args.get("excludeZoneIds") or ())
+    pairs = [(n, i) for n, i in zip(names, ids, strict=True) if n not in excluded and i not in excluded_ids]
+    return {
+        "id": region,
+        "names": [n for n, _ in pairs],
+        "zoneIds": [i for _, i in pairs],
+        "groupNames": [region] * len(pairs),
+        "state": args.get("state"),
+        "region": region,
+    }
+
+
+def _get_caller_identity(args: Mapping[str, Any], region: str) -> Mapping[str, Any]:
+    partition, _ = partition_for(region)
+    return {
+        "id": ACCOUNT_ID,
+        "accountId": ACCOUNT_ID,
+        "arn": f"arn:{partition}:iam::{ACCOUNT_ID}:user/sgarch-test",
+        "userId": "AIDA" + fake_hex("caller", length=17).upper(),
+    }
+
+
+def _get_region(args: Mapping[str, Any], region: str) -> Mapping[str, Any]:
+    wanted = str(args.get("region") or args.get("name") or region)
+    _, suffix = partition_for(wanted)
+    return {
+        "id": wanted,
+        "name": wanted,
+        "region": wanted,
+        "endpoint": f"ec2.{wanted}.{suffix}",
+        "description": wanted,
+    }
+
+
+def _get_partition(args: Mapping[str, Any], region: str) -> Mapping[str, Any]:
+    partition, suffix = partition_for(region)
+    reverse = ".".join(reversed(suffix.split(".")))
+    return {"id": partition, "partition": partition, "dnsSuffix": suffix, "reverseDnsPrefix": reverse}
+
+
+def _filter_values(args: Mapping[str, Any], name: str) -> list[str]:
+    for f in args.get("filters") or ():
+        if f.get("name") == name:
+            return [str(v) for v in f.get("values") or ()]
+    return []
+
+
+def _get_ami(args: Mapping[str, Any], region: str) -> Mapping[str, Any]:
+    names = _filter_values(args, "name")
+    owners = [str(o) for o in args.get("owners") or ()]
+    # A wildcard in the name filter stands for the build date, as in real AMI names.
+    name = (names[0] if names else str(args.get("nameRegex") or "mock-ami")).replace("*", "20240101")
+    archs = _filter_values(args, "architecture")
+    arch = archs[0] if archs else ("arm64" if "arm64" in name else "x86_64")
+    owner = next((o for o in owners if o.isdigit()), _AMAZON_OWNER)
+    image_id = "ami-" + fake_hex("ami", name, *owners)
+    partition, _ = partition_for(region)
+    return {
+        "id": image_id,
+        "imageId": image_id,
+        "arn": f"arn:{partition}:ec2:{region}::image/{image_id}",
+        "name": name,
+        "description": name,
+        "architecture": arch,
+        "ownerId": owner,
+        "owners": owners,
+        "imageOwnerAlias": "amazon" if owner == _AMAZON_OWNER else None,
+        "creationDate": "2024-01-01T00:00:00.000Z",
+        "state": "available",
+        "public": owner == _AMAZON_OWNER,
+        "mostRecent": args.get("mostRecent"),
+        "filters": args.get("filters"),
+        "rootDeviceName": "/dev/xvda",
+        "rootDeviceType": "ebs",
+        "rootSnapshotId": "snap-" + fake_hex("ami-root", name),
+        "virtualizationType": "hvm",
+        "hypervisor": "xen",
+        "enaSupport": True,
+        "sriovNetSupport": "simple",
+        "bootMode": "uefi-preferred",
+        "imdsSupport": "v2.0",
+        "imageType": "machine",
+        "platformDetails": "Linux/UNIX",
+        "usageOperation": "RunInstances",
+        "blockDeviceMappings": [
+            {
+                "deviceName": "/dev/xvda",
+                "ebs": {
+                    "volume_size": "8",
+                    "volume_type": "gp3",
+                    "encrypted": "false",
+                    "snapshot_id": "snap-" + fake_hex("ami-root", name),
+                },
+                "noDevice": "",
+                "virtualName": "",
+            }
+        ],
+        "productCodes": [],
+        "tags": {},
+        "region": region,
+    }
+
+
+def _vpc_id(args: Mapping[str, Any]) -> str:
+    given = args.get("id") or next(iter(_filter_values(args, "vpc-id")), None)
+    return str(given) if given else "vpc-" + fake_hex("default-vpc")
+
+
+def _get_vpc(args: Mapping[str, Any], region: str) -> Mapping[str, Any]:
+    vpc_id = _vpc_id(args)
+    partition, _ = partition_for(region)
+    cidr = str(args.get("cidrBlock") or "10.0.0.0/16")
+    return {
+        "id": vpc_id,
+        "arn": f"arn:{partition}:ec2:{region}:{ACCOUNT_ID}:vpc/{vpc_id}",
+        "cidrBlock": cidr,
+        "cidrBlockAssociations": [{"associationId": "vpc-cidr-assoc-" + fake_hex(vpc_id), "cidrBlock": cidr}],
+        "default": bool(args.get("default")),
+        "dhcpOptionsId": "dopt-" + fake_hex("dopt", vpc_id),
+        "enableDnsHostnames": True,
+        "enableDnsSupport": True,
+        "instanceTenancy": "default",
+        "mainRouteTableId": "rtb-" + fake_hex("main-rtb", vpc_id),
+        "ownerId": ACCOUNT_ID,
+        "state": "available",
+        "tags": dict(args.get("tags") or {}),
+        "region": region,
+    }
+
+
+def _get_subnet(args: Mapping[str, Any], region: str) -> Mapping[str, Any]:
+    subnet_id = str(args.get("id") or "subnet-" + fake_hex("subnet", json.dumps(args, sort_keys=True)))
+    names, ids = availability_zones(region)
+    index = int(fake_hex(subnet_id, length=2), 16) % len(names)
+    az = str(args.get("availabilityZone") or names[index])
+    partition, _ = partition_for(region)
+    return {
+        "id": subnet_id,
+        "arn": f"arn:{partition}:ec2:{region}:{ACCOUNT_ID}:subnet/{subnet_id}",
+        "vpcId": str(args.get("vpcId") or _vpc_id(args)),
+        "cidrBlock": str(args.get("cidrBlock") or f"10.0.{index * 32}.0/19"),
+        "availabilityZone": az,
+        "availabilityZoneId": ids[names.index(az)] if az in names else f"{az}-id",
+        "availableIpAddressCount": 8000.0,
+        "defaultForAz": False,
+        "mapPublicIpOnLaunch": False,
+        "ownerId": ACCOUNT_ID,
+        "state": "available",
+        "tags": dict(args.get("tags") or {}),
+        "region": region,
+    }
+
+
+def _get_subnets(args: Mapping[str, Any], region: str) -> Mapping[str, Any]:
+    key = json.dumps({"filters": args.get("filters"), "tags": args.get("tags")}, sort_keys=True)
+    return {
+        "id": region,
+        "ids": ["subnet-" + fake_hex("subnets", key, str(i)) for i in range(2)],
+        "filters": args.get("filters"),
+        "tags": args.get("tags"),
+        "region": region,
+    }
+
+
+def _get_zone(args: Mapping[str, Any], region: str) -> Mapping[str, Any]:
+    name = str(args.get("name") or "example.com").rstrip(".") + "."
+    zone_id = str(args.get("zoneId") or "Z0" + fake_hex("zone", name, length=18).upper())
+    return {
+        "id": zone_id,
+        "zoneId": zone_id,
+        "name": name,
+        "privateZone": bool(args.get("privateZone")),
+        "arn": f"arn:aws:route53:::hostedzone/{zone_id}",
+        "nameServers": [f"ns-{i}.awsdns-{i:02d}.org" for i in range(1, 5)],
+        "resourceRecordSetCount": 2.0,
+        "tags": {},
+        "callerReference": fake_hex("ref", name),
+        "comment": "",
+        "primaryNameServer": "ns-1.awsdns-01.org",
+        "linkedServiceDescription": "",
+        "linkedServicePrincipal": "",
+    }
+
+
+def _get_parameter(args: Mapping[str, Any], region: str) -> Mapping[str, Any]:
+    name = str(args.get("name"))
+    # Amazon's public parameters under /aws/service/ami-* hold AMI ids (the stock Amazon Linux lookup).
+    value = "ami-" + fake_hex("ssm", name) if "/ami-" in name or "/ami/" in name else f"mock-value-of-{name}"
+    return {
+        "id": name,
+        "name": name,
+        "arn": f"arn:aws:ssm:{region}:{ACCOUNT_ID}:parameter{name if name.startswith('/') else '/' + name}",
+        "type": "String",
+        "value": value,
+        "insecureValue": value,
+        "version": 1.0,
+        "withDecryption": args.get("withDecryption", True),
+    }
+
+
+def _get_policy_document(args: Mapping[str, Any], region: str) -> Mapping[str, Any]:
+    # The real provider renders the document locally; this covers the statement fields sgarch uses.
+    statements = []
+    for s in args.get("statements") or ():
+        out: dict[str, Any] = {}
+        if s.get("sid"):
+            out["Sid"] = s["sid"]
+        out["Effect"] = s.get("effect") or "Allow"
+        for key, aws_key in (("actions", "Action"), ("notActions", "NotAction")):
+            if s.get(key):
+                values = list(s[key])
+                out[aws_key] = values[0] if len(values) == 1 else values
+        for key, aws_key in (("resources", "Resource"), ("notResources", "NotResource")):
+            if s.get(key):
+                values = list(s[key])
+                out[aws_key] = values[0] if len(values) == 1 else values
+        if s.get("principals"):
+            principals: dict[str, Any] = {}
+            for p in s["principals"]:
+                ids = list(p.get("identifiers") or ())
+                principals[p["type"]] = ids[0] if len(ids) == 1 else ids
+            out["Principal"] = principals
+        if s.get("conditions"):
+            conditions: dict[str, dict[str, Any]] = {}
+            for c in s["conditions"]:
+                vals = list(c.get("values") or ())
+                conditions.setdefault(c["test"], {})[c["variable"]] = vals[0] if len(vals) == 1 else vals
+            out["Condition"] = conditions
+        statements.append(out)
+    document = json.dumps({"Version": args.get("version") or "2012-10-17", "Statement": statements}, indent=2)
+    return {
+        "id": fake_hex("policy", document),
+        "json": document,
+        "minifiedJson": json.dumps(json.loads(document)),
+    }
+
+
+DEFAULT_INVOKES: dict[str, InvokeHandler] = {
+    "aws:ec2/getAmi:getAmi": _get_ami,
+    "aws:index/getAvailabilityZones:getAvailabilityZones": _get_availability_zones,
+    "aws:index/getCallerIdentity:getCallerIdentity": _get_caller_identity,
+    "aws:index/getRegion:getRegion": _get_region,
+    "aws:index/getPartition:getPartition": _get_partition,
+    "aws:ec2/getVpc:getVpc": _get_vpc,
+    "aws:ec2/getSubnet:getSubnet": _get_subnet,
+    "aws:ec2/getSubnets:getSubnets": _get_subnets,
+    "aws:route53/getZone:getZone": _get_zone,
+    "aws:ssm/getParameter:getParameter": _get_parameter,
+    "aws:iam/getPolicyDocument:getPolicyDocument": _get_policy_document,
+}
+"""Invoke tokens the mocks answer out of the box. Any other token raises UnmockedInvokeError."""

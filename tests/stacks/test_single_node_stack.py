@@ -1,0 +1,114 @@
+"""stacks/single-node/__main__.py runs offline under the mocks for every tier it supports."""
+
+from __future__ import annotations
+
+import runpy
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sgarch.errors import ConfigError
+from sgarch.testing import SgarchMocks, mocked_runtime
+from sgarch.tiers import TIERS, Tier, machine_tiers
+
+STACK = Path(__file__).parents[2] / "stacks" / "single-node"
+PROJECT = "sgarch-single-node"
+
+
+def run_stack(**config: Any) -> tuple[SgarchMocks, dict[str, Any]]:
+    values = {
+        f"{PROJECT}:{k}": v if isinstance(v, str) else __import__("json").dumps(v) for k, v in config.items()
+    }
+    values.setdefault("aws:region", "us-east-1")
+    with mocked_runtime(SgarchMocks(), project=PROJECT, stack="dev", config=values) as mocks:
+        mocks.run(lambda: runpy.run_path(str(STACK / "__main__.py"), run_name="__main__"))
+        return mocks, mocks.exports()
+
+
+@pytest.mark.parametrize("tier", machine_tiers(), ids=str)
+def test_every_tier_plans_offline(tier: Tier) -> None:
+    mocks, exports = run_stack(tier=tier.value)
+    instance = mocks.one("aws:ec2/instance:Instance").inputs
+    assert instance["instanceType"] == TIERS[tier].recommended_instance_type
+    assert instance["metadataOptions"]["httpTokens"] == "required"
+    assert "keyName" not in instance
+    for volume in [mocks.one("aws:ebs/volume:Volume").inputs, instance["rootBlockDevice"]]:
+        assert volume["encrypted"] is True
+    assert mocks.one("aws:ebs/volume:Volume").options.protect
+    assert exports["tier"] == tier.value
+    assert set(exports) >= {"url", "instance_id", "data_volume_id"}
+    # A new VPC with a private subnet for the instance and no world-open ingress anywhere.
+    assert len(mocks.by_type("aws:ec2/vpc:Vpc")) == 1
+    for rule in mocks.by_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"):
+        assert rule.inputs.get("cidrIpv4") != "0.0.0.0/0"
+    for group in mocks.by_type("aws:ec2/securityGroup:SecurityGroup"):
+        for rule in group.inputs.get("ingress") or []:
+            assert "0.0.0.0/0" not in (rule.get("cidrBlocks") or [])
+
+
+def test_workload_picks_the_tier_and_sizes_the_volume() -> None:
+    mocks, exports = run_stack(users=1000, repos=80000, total_repo_gb=800)
+    assert exports["tier"] == "L"
+    assert mocks.one("aws:ec2/instance:Instance").inputs["instanceType"] == "m6a.12xlarge"
+    assert mocks.one("aws:ebs/volume:Volume").inputs["size"] == 2500
+
+
+def test_bring_your_own_vpc_creates_no_network() -> None:
+    mocks, _ = run_stack(
+        vpc_id="vpc-0123456789abcdef0", subnet_ids=["subnet-0123456789abcdef0", "subnet-0fedcba987654321f"]
+    )
+    for kind in (
+        "aws:ec2/vpc:Vpc",
+        "aws:ec2/subnet:Subnet",
+        "aws:ec2/natGateway:NatGateway",
+        "aws:ec2/internetGateway:InternetGateway",
+    ):
+        assert mocks.by_type(kind) == [], kind
+    assert mocks.one("aws:ec2/instance:Instance").inputs["subnetId"] == "subnet-0123456789abcdef0"
+
+
+def test_internal_alb_with_certificate() -> None:
+    mocks, exports = run_stack(certificate_arn="arn:aws:acm:us-east-1:123456789012:certificate/abc")
+    assert mocks.one("aws:lb/loadBalancer:LoadBalancer").inputs["internal"] is True
+    assert str(exports["url"]).startswith("https://")
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"tier": "XXS"}, "tier must be one of XS, S, M, L, XL, 2XL, 3XL (got 'XXS')"),
+        ({"tier": "3XL"}, "tier must be a single-node tier (XS, S, M, L or XL) (got '3XL')"),
+        ({"vpc_id": "vpc-1"}, "subnet_ids must be set when vpc_id is set"),
+        ({"users": "-4", "repos": "10"}, "users must be a whole number from 1 to 50,000 (got -4)"),
+        ({"users": "40"}, "repos must be set together with users and repos"),
+    ],
+)
+def test_bad_config_names_the_key(config: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        run_stack(**config)
+    assert str(err.value).startswith(message)
+
+
+# aws.ebs.Volume inputs that force a replacement.
+_REPLACING = ("availabilityZone", "encrypted", "kmsKeyId", "snapshotId", "outpostArn", "multiAttachEnabled")
+
+
+def test_data_safety_across_versions_tiers_and_amis() -> None:
+    volumes = []
+    for version in ("7.4.1000", "7.5.4453"):
+        for tier in ("S", "L"):
+            for ami in ("ami-0aaaaaaaaaaaaaaaa", "ami-0bbbbbbbbbbbbbbbb"):
+                mocks, _ = run_stack(tier=tier, sourcegraph_version=version, ami_id=ami)
+                volumes.append((mocks.one("aws:ebs/volume:Volume"), mocks.one("aws:ec2/instance:Instance")))
+    base, base_instance = volumes[0]
+    for volume, instance in volumes[1:]:
+        assert (volume.name, volume.parent_name, volume.type) == (base.name, base.parent_name, base.type)
+        assert volume.options.protect and volume.options.retain_on_delete
+        for key in _REPLACING:
+            assert volume.inputs.get(key) == base.inputs.get(key), key
+        assert volume.inputs["size"] == base.inputs["size"]
+        # Only the instance carries what changed; it is the thing that gets replaced.
+        assert instance.name == base_instance.name
+    assert {v.inputs["iops"] for v, _ in volumes} == {3000, 16000}
+    assert {i.inputs["ami"] for _, i in volumes} == {"ami-0aaaaaaaaaaaaaaaa", "ami-0bbbbbbbbbbbbbbbb"}
