@@ -6,6 +6,7 @@ interrupted. A traceback in front of a user is a bug, so :func:`main` catches ev
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import typer
@@ -41,11 +42,13 @@ def _root(
     """Reference architectures for self-hosted Sourcegraph on AWS."""
 
 
+# Sub-command modules, in the order `sgarch --help` lists them; importing one registers it on `app`.
+COMMAND_MODULES: tuple[str, ...] = ("size", "plan", "loadtest")
+
+
 def _register() -> None:
-    # Each sub-command lives in its own module; importing registers it on `app`.
-    from sgarch.cli import size  # noqa: F401
-    from sgarch.cli import plan  # noqa: F401
-    from sgarch.cli import loadtest  # noqa: F401
+    for module in COMMAND_MODULES:
+        importlib.import_module(f"sgarch.cli.{module}")
 
 
 def fail(message: str, status: int = 2) -> None:

@@ -27,12 +27,14 @@ from sgarch.testing._records import (
     unwrap_secrets,
 )
 from sgarch.testing._runtime import mocked_runtime, resolve, run_program, stack_outputs
+from sgarch.testing.fake_sourcegraph import FakeSourcegraph
 
 __all__ = [
     "ACCOUNT_ID",
     "DEFAULT_INVOKES",
     "DEFAULT_REGION",
     "SECRET_PLACEHOLDER",
+    "FakeSourcegraph",
     "InvokeHandler",
     "InvokeRecord",
     "RecordedOptions",
