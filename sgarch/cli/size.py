@@ -182,5 +182,26 @@ def _print_table(est: Estimate) -> None:
             f"Recommended: [bold]{est.recommended_architecture}[/bold] (Kubernetes with autoscaling); "
             f"persistent volumes {t.storage_gb:,} GB."
         )
+    _print_node_groups(console, est)
     for warning in est.warnings:
         console.print(f"[yellow]warning:[/yellow] {warning}")
+
+
+def _print_node_groups(console: Console, est: Estimate) -> None:
+    # The EKS architecture's node groups for this estimate (everything in-cluster, default headroom).
+    from sgarch.eks.nodegroups import plan_node_groups
+    from sgarch.errors import ConfigError
+
+    try:
+        plan = plan_node_groups(est)
+    except ConfigError as exc:
+        console.print(f"EKS node groups: none fit ({exc})")
+        return
+    console.print(
+        f"EKS node groups: {plan.node_count} × {plan.instance_type.name} "
+        f"({' + '.join(str(n) for n in plan.nodes_per_az)} over {plan.az_count} zones), "
+        f"{plan.cpu_efficiency:.0%} of CPU and {plan.memory_efficiency:.0%} of memory requested, "
+        f"about ${plan.monthly_usd:,.0f}/month on demand."
+    )
+    for warning in plan.warnings:
+        console.print(f"[yellow]EKS:[/yellow] {warning}")

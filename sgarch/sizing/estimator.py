@@ -32,6 +32,7 @@ from sgarch.sizing.workload import Workload
 from sgarch.tiers import TIERS, Tier, TierSpec, tier_for_repos, tier_for_users
 
 __all__ = [
+    "AVERAGE_REPO_GB",
     "SERVICE_ORDER",
     "SINGLETONS",
     "Architecture",
@@ -520,16 +521,23 @@ def estimate(workload: Workload) -> Estimate:
     )
 
 
+AVERAGE_REPO_GB = 100 / 3000
+"""Average size of one repository on disk assumed by :func:`estimate_for_tier`: the estimator's defaults."""
+
+
 def estimate_for_tier(tier: Tier | str) -> Estimate:
     """The estimate at the top of ``tier``: its user and repository limits, with storage to match.
 
-    Used where a tier, not a workload, is the starting point (load-test reports, reference docs). The
-    repository size assumes 0.5 GB per repository on average, capped by the estimator's range.
+    Used where a tier, not a workload, is the starting point (load-test reports, reference docs, EKS node
+    plans). Repositories are assumed to average what Sourcegraph's estimator defaults imply (100 GB for
+    3,000 repositories, about 33 MB each: :data:`AVERAGE_REPO_GB`), so XS carries about 167 GB and M 1.7 TB.
+    The estimator gives gitserver memory in proportion to the total (about 5%), so a larger assumption makes
+    every tier's plan memory-bound on gitserver alone; size a real deployment from its own workload.
     """
     from sgarch.tiers import get_tier
 
     spec = get_tier(tier)
-    total = min(max(spec.max_repos * 0.5, 1.0), 50_000_000.0)
+    total = min(max(round(spec.max_repos * AVERAGE_REPO_GB), 1), 50_000_000)
     largest = float(spec.largest_repo_gb or 35)
     return estimate(
         Workload(users=spec.max_users, repos=spec.max_repos, total_repo_gb=total, largest_repo_gb=largest)

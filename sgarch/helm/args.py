@@ -1,0 +1,143 @@
+"""Arguments of the :class:`~sgarch.helm.SourcegraphRelease` component: validated before any resource exists."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from sgarch.eks.versions import SOURCEGRAPH_CHART_VERSION
+from sgarch.errors import ConfigError
+from sgarch.naming import validate_tags
+from sgarch.sizing import Estimate
+from sgarch.validation import StrInput, StrListInput
+
+__all__ = ["SourcegraphReleaseArgs", "excluded_services"]
+
+_WORLD = ("0.0.0.0/0", "::/0")
+
+
+class SourcegraphReleaseArgs(BaseModel):
+    """Arguments of :class:`~sgarch.helm.SourcegraphRelease`. Every managed-service option is off by default."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    estimate: Estimate
+    """The estimate to render resources from: ``EksCluster.node_plan.estimate``, so replicas match the
+    packing the nodes were sized with. Required."""
+    cluster_name: StrInput
+    """The EKS cluster, for Pod Identity associations. Required."""
+    storage_class_name: str = "ebs-gp3"
+    """StorageClass of every volume. Default: the one ``EksCluster`` creates."""
+    namespace: str = "sourcegraph"
+    """Namespace of the release (created). Default: ``sourcegraph``."""
+    chart_version: str = SOURCEGRAPH_CHART_VERSION
+    """Version of the ``sourcegraph`` chart. Default: the version sgarch's values were checked against."""
+    timeout_seconds: int = 1200
+    """How long Helm waits for the release to become ready. Default: 20 minutes (volumes, image pulls)."""
+
+    internet_facing: bool = False
+    """Make the ALB internet-facing. Default: internal, reachable from the VPC and networks routed to it."""
+    certificate_arn: StrInput | None = None
+    """ACM certificate: turns on HTTPS on 443 and redirects 80 to it. Default: HTTP only."""
+    host: str | None = None
+    """Host name of the ingress rule (``sourcegraph.example.com``). Default: any host."""
+    inbound_cidrs: tuple[str, ...] = ()
+    """Who may reach the ALB. Default: the controller's default (the VPC for internal, everyone for an
+    internet-facing ALB, which therefore requires this field)."""
+
+    postgres: bool = False
+    """Run pgsql, codeintel-db and codeinsights-db on Amazon RDS for PostgreSQL 16, one instance each.
+    Default: off (in-cluster databases on EBS)."""
+    postgres_auth: Literal["iam", "secret"] = "iam"
+    """``iam``: IAM database authentication (``PG_CONNECTION_UPDATER=EC2_ROLE_CREDENTIALS``); the master
+    password is managed by RDS in Secrets Manager and never reaches Pulumi. ``secret``: the password in
+    ``postgres_password``, handed to the chart in Kubernetes Secrets. Default: iam."""
+    postgres_password: StrInput | None = None
+    """Master password of the RDS instances; required with ``postgres_auth=secret`` (pass a secret)."""
+    postgres_instance_class: str | None = None
+    """RDS instance class for all three. Default: the smallest db.m6g class holding each database's memory."""
+    postgres_multi_az: bool = False
+    """Standby in a second zone (doubles the price). Default: off."""
+    postgres_backup_retention_days: int = Field(default=7, ge=7, le=35)
+    """Automated backups kept, 7 to 35 days. Default: 7."""
+
+    redis: bool = False
+    """Run redis-cache and redis-store on ElastiCache (Redis OSS 7.1, cluster mode off, TLS, encrypted),
+    one replication group each. Default: off."""
+    redis_node_type: str | None = None
+    """ElastiCache node type for both. Default: the smallest cache.m6g type holding each one's memory."""
+
+    s3: bool = False
+    """Store Sourcegraph's objects in one S3 bucket (versioned, encrypted, public access blocked) instead
+    of blobstore. Default: off."""
+
+    vpc_id: StrInput | None = None
+    """VPC for RDS and ElastiCache. Required with ``postgres`` or ``redis``."""
+    private_subnet_ids: StrListInput | None = None
+    """Private subnets for RDS and ElastiCache. Required with ``postgres`` or ``redis``."""
+    node_security_group_id: StrInput | None = None
+    """Security group of the nodes (EKS's cluster security group) allowed to reach RDS and ElastiCache.
+    Required with ``postgres`` or ``redis``."""
+    kms_key_arn: StrInput | None = None
+    """Key encrypting RDS and ElastiCache storage. Default: the services' AWS-managed keys."""
+    tags: dict[str, str] = Field(default_factory=dict)
+    """Tags on every AWS resource. Default: none."""
+
+    @field_validator("inbound_cidrs")
+    @classmethod
+    def _cidrs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for cidr in value:
+            try:
+                ipaddress.ip_network(cidr)
+            except ValueError:
+                raise ConfigError("inbound_cidrs", "CIDRs", cidr, "write them as 10.0.0.0/8") from None
+        return value
+
+    @model_validator(mode="after")
+    def _combination(self) -> SourcegraphReleaseArgs:
+        validate_tags(self.tags)
+        if self.internet_facing and not self.inbound_cidrs:
+            raise ConfigError(
+                "inbound_cidrs",
+                "set when the load balancer is internet-facing",
+                None,
+                "list who may connect (0.0.0.0/0 for everyone, on purpose)",
+            )
+        if not self.internet_facing and any(c in _WORLD for c in self.inbound_cidrs):
+            raise ConfigError(
+                "inbound_cidrs",
+                "private ranges for an internal load balancer",
+                ",".join(self.inbound_cidrs),
+                "name your networks, or set internet_facing to true on purpose",
+            )
+        if self.postgres and self.postgres_auth == "secret" and self.postgres_password is None:
+            raise ConfigError(
+                "postgres_password",
+                "set when postgres_auth is secret",
+                None,
+                "pulumi config set --secret postgres_password <password>, or use postgres_auth iam",
+            )
+        if self.postgres or self.redis:
+            for field in ("vpc_id", "private_subnet_ids", "node_security_group_id"):
+                if getattr(self, field) is None:
+                    option = "postgres" if self.postgres else "redis"
+                    raise ConfigError(field, f"set with {option}", None, "pass the cluster's network")
+        return self
+
+    def excluded_services(self) -> frozenset[str]:
+        """Chart services the options move out of the cluster."""
+        return excluded_services(postgres=self.postgres, redis=self.redis, s3=self.s3)
+
+
+def excluded_services(*, postgres: bool, redis: bool, s3: bool) -> frozenset[str]:
+    """Chart services that managed AWS services replace, so the nodes need no room for them."""
+    out: set[str] = set()
+    if postgres:
+        out |= {"pgsql", "codeIntelDB", "codeInsightsDB"}
+    if redis:
+        out |= {"redisCache", "redisStore"}
+    if s3:
+        out.add("blobstore")
+    return frozenset(out)

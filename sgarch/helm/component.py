@@ -1,0 +1,273 @@
+"""The ``SourcegraphRelease`` component: Sourcegraph's official Helm chart, and the AWS services it may use.
+
+What it creates, for ``SourcegraphRelease("sg", args)`` on a cluster's Kubernetes provider:
+
+- ``sg-namespace`` and ``sg-sourcegraph``: the namespace and the ``sourcegraph`` chart, pinned, with the
+  estimate's resources, the cluster's StorageClass and an ALB ingress (internal unless asked otherwise);
+- with ``postgres``: ``sg-pgsql``, ``sg-codeintel-db`` and ``sg-codeinsights-db`` on RDS for PostgreSQL 16,
+  their parameter group, subnet group and security group (and ``sg-<db>-credentials`` Secrets with
+  ``postgres_auth=secret``);
+- with ``redis``: ``sg-redis-cache`` and ``sg-redis-store`` on ElastiCache;
+- with ``s3``: ``sg-objects`` and its access block, versioning, encryption, TLS-only policy and lifecycle;
+- when S3 or IAM database auth need AWS credentials: ``sg-aws-role`` and one Pod Identity association per
+  Sourcegraph service account (``sg-pod-identity-<account>``).
+
+Sourcegraph documents IRSA for its pods; sgarch uses EKS Pod Identity, which hands the same role to the
+same service accounts through the AWS SDK's container-credentials provider, and needs no OIDC provider and
+no service-account annotations (keys the chart's values do not declare).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+import yaml
+
+from sgarch.eks import iam
+from sgarch.eks.versions import SOURCEGRAPH_CHART_REPOSITORY
+from sgarch.helm import managed
+from sgarch.helm.args import SourcegraphReleaseArgs
+from sgarch.helm.values import (
+    DATABASES,
+    IngressOptions,
+    PostgresOptions,
+    RedisOptions,
+    S3Options,
+    compose_values,
+    identity_service_accounts,
+    secret_name,
+)
+from sgarch.naming import child_name, merge_tags
+
+__all__ = ["SourcegraphRelease", "values_yaml"]
+
+
+def values_yaml(values: dict[str, Any]) -> str:
+    """The chart values as the YAML file Helm receives (keys sorted, nulls kept)."""
+    return yaml.safe_dump(values, sort_keys=True)
+
+
+_TYPE = "sgarch:helm:SourcegraphRelease"
+
+
+def _network(
+    args: SourcegraphReleaseArgs,
+) -> tuple[pulumi.Input[str], pulumi.Input[Sequence[str]], pulumi.Input[str]]:
+    # Only read when postgres or redis is on, and the args validator requires all three then.
+    return (
+        args.vpc_id if args.vpc_id is not None else "",
+        args.private_subnet_ids if args.private_subnet_ids is not None else [],
+        args.node_security_group_id if args.node_security_group_id is not None else "",
+    )
+
+
+class SourcegraphRelease(pulumi.ComponentResource):
+    """Sourcegraph's Helm chart on EKS, with RDS, ElastiCache and S3 as options.
+
+    Pass the cluster's Kubernetes provider in ``opts`` (``providers=[cluster.provider]``). Outputs:
+    ``namespace``, ``values`` (the rendered chart values, secret when they carry a password),
+    ``bucket_name`` and ``database_endpoints`` (empty when the options are off).
+    """
+
+    namespace: str
+    values: pulumi.Output[dict[str, Any]]
+    bucket_name: pulumi.Output[str]
+    database_endpoints: pulumi.Output[dict[str, str]]
+
+    def __init__(
+        self, name: str, args: SourcegraphReleaseArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(_TYPE, name, None, opts)
+        self._name = name
+        self._tags = merge_tags(args.tags)
+        child = pulumi.ResourceOptions(parent=self)
+        est = args.estimate
+        region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self)).region
+
+        namespace = k8s.core.v1.Namespace(self._n("namespace"), metadata={"name": args.namespace}, opts=child)
+        self.namespace = args.namespace
+        depends: list[pulumi.Resource] = [namespace]
+
+        hosts: pulumi.Output[dict[str, str]] = pulumi.Output.from_input({})
+        vpc_id, subnet_ids, node_sg = _network(args)
+        databases: dict[str, Any] = {}
+        if args.postgres:
+            wanted = {
+                key: est.service(key)
+                for key in DATABASES
+                if key != "codeInsightsDB" or est.workload.code_insights
+            }
+            pg = managed.postgres(
+                self._n,
+                self._tagged,
+                self,
+                services=wanted,
+                vpc_id=vpc_id,
+                subnet_ids=subnet_ids,
+                node_security_group_id=node_sg,
+                kms_key_arn=args.kms_key_arn,
+                instance_class=args.postgres_instance_class,
+                multi_az=args.postgres_multi_az,
+                backup_retention_days=args.postgres_backup_retention_days,
+                password=args.postgres_password if args.postgres_auth == "secret" else None,
+            )
+            databases = pg.instances
+            hosts = pulumi.Output.all(**{k: i.address for k, i in databases.items()}).apply(dict)
+            if args.postgres_auth == "secret":
+                password: pulumi.Output[str] = pulumi.Output.secret(args.postgres_password or "")
+                for key, instance in databases.items():
+                    credentials: dict[str, pulumi.Input[str]] = {
+                        "database": "sg",
+                        "host": instance.address,
+                        "password": password,
+                        "port": "5432",
+                        "user": "sg",
+                        "pgsslmode": "require",
+                    }
+                    depends.append(
+                        k8s.core.v1.Secret(
+                            self._n(secret_name(key)),
+                            metadata={"name": secret_name(key), "namespace": args.namespace},
+                            string_data=credentials,
+                            opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace]),
+                        )
+                    )
+
+        redis_hosts: pulumi.Output[list[str]] = pulumi.Output.from_input([])
+        if args.redis:
+            rd = managed.redis(
+                self._n,
+                self._tagged,
+                self,
+                services={key: est.service(key) for key in ("redisCache", "redisStore")},
+                vpc_id=vpc_id,
+                subnet_ids=subnet_ids,
+                node_security_group_id=node_sg,
+                kms_key_arn=args.kms_key_arn,
+                node_type=args.redis_node_type,
+            )
+            redis_hosts = pulumi.Output.all(
+                rd.cache.primary_endpoint_address, rd.store.primary_endpoint_address
+            )
+
+        bucket_name: pulumi.Output[str] = pulumi.Output.from_input("")
+        bucket_arn: pulumi.Output[str] | None = None
+        if args.s3:
+            bucket = managed.bucket(self._n, self._tagged, self)
+            bucket_name, bucket_arn = bucket.bucket, bucket.arn
+
+        accounts = identity_service_accounts(
+            PostgresOptions(hosts={}, auth=args.postgres_auth) if args.postgres else None,
+            S3Options(bucket="", region="") if args.s3 else None,
+        )
+        if accounts:
+            depends.extend(self._pod_identity(args, accounts, bucket_arn, databases, region, child))
+
+        def render(parts: list[Any]) -> dict[str, Any]:
+            pg_hosts, redis_pair, bucket_id, region_name, certificate = parts
+            return compose_values(
+                est,
+                storage_class_name=args.storage_class_name,
+                ingress=IngressOptions(
+                    internet_facing=args.internet_facing,
+                    certificate_arn=certificate,
+                    host=args.host,
+                    inbound_cidrs=args.inbound_cidrs,
+                ),
+                postgres=PostgresOptions(hosts=pg_hosts, auth=args.postgres_auth) if args.postgres else None,
+                redis=RedisOptions(cache_host=redis_pair[0], store_host=redis_pair[1])
+                if args.redis
+                else None,
+                s3=S3Options(bucket=bucket_id, region=region_name) if args.s3 else None,
+            )
+
+        values = pulumi.Output.all(hosts, redis_hosts, bucket_name, region, args.certificate_arn).apply(
+            render
+        )
+        k8s.helm.v3.Release(
+            self._n("sourcegraph"),
+            name="sourcegraph",
+            chart="sourcegraph",
+            version=args.chart_version,
+            repository_opts={"repo": SOURCEGRAPH_CHART_REPOSITORY},
+            namespace=args.namespace,
+            # As a YAML file rather than `values`: Pulumi drops nulls from maps, and a null is how a chart
+            # default (the nginx ingress-class annotation, which the ALB controller would obey) is deleted.
+            value_yaml_files=values.apply(lambda v: [pulumi.StringAsset(values_yaml(v))]),
+            allow_null_values=True,
+            timeout=args.timeout_seconds,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=depends),
+        )
+        self.values = values
+        self.bucket_name = bucket_name
+        self.database_endpoints = hosts
+        self.register_outputs(
+            {
+                "values": self.values,
+                "bucket_name": self.bucket_name,
+                "database_endpoints": self.database_endpoints,
+            }
+        )
+
+    def _n(self, *parts: str | int) -> str:
+        return child_name(self._name, *parts)
+
+    def _tagged(self, name: str) -> dict[str, str]:
+        return merge_tags(self._tags, {"Name": name})
+
+    def _pod_identity(
+        self,
+        args: SourcegraphReleaseArgs,
+        accounts: dict[str, str],
+        bucket_arn: pulumi.Output[str] | None,
+        databases: dict[str, aws.rds.Instance],
+        region: pulumi.Output[str],
+        child: pulumi.ResourceOptions,
+    ) -> list[pulumi.Resource]:
+        role = aws.iam.Role(
+            self._n("aws-role"),
+            assume_role_policy=iam.pod_identity_trust_policy(),
+            description="Sourcegraph pods: object storage and IAM database authentication",
+            tags=self._tagged(self._n("aws-role")),
+            opts=child,
+        )
+        made: list[pulumi.Resource] = []
+        if bucket_arn is not None:
+            made.append(
+                aws.iam.RolePolicy(
+                    self._n("s3-access"),
+                    role=role.name,
+                    policy=bucket_arn.apply(iam.s3_access_policy),
+                    opts=child,
+                )
+            )
+        if databases and args.postgres_auth == "iam":
+            account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
+            users = pulumi.Output.all(region, account, *[db.resource_id for db in databases.values()]).apply(
+                lambda v: [f"arn:aws:rds-db:{v[0]}:{v[1]}:dbuser:{rid}/sg" for rid in v[2:]]
+            )
+            made.append(
+                aws.iam.RolePolicy(
+                    self._n("rds-connect"),
+                    role=role.name,
+                    policy=users.apply(iam.rds_connect_policy),
+                    opts=child,
+                )
+            )
+        for account_name in accounts.values():
+            made.append(
+                aws.eks.PodIdentityAssociation(
+                    self._n("pod-identity", account_name),
+                    cluster_name=args.cluster_name,
+                    namespace=args.namespace,
+                    service_account=account_name,
+                    role_arn=role.arn,
+                    tags=self._tagged(self._n("pod-identity", account_name)),
+                    opts=child,
+                )
+            )
+        return made

@@ -1,0 +1,200 @@
+"""Compose the Sourcegraph chart's values for EKS: the estimate's resources plus storage, ingress and the
+managed-service options. Pure: endpoints arrive as plain strings (the component resolves them first).
+
+Every key is one of the chart's own (``tests/data/chart-keys.txt``); annotation and env keys are free-form
+maps in the chart.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sgarch.sizing.estimator import Estimate
+from sgarch.sizing.helm_values import render_helm_values
+
+__all__ = [
+    "DATABASES",
+    "IDENTITY_SERVICE_ACCOUNTS",
+    "IngressOptions",
+    "PostgresOptions",
+    "RedisOptions",
+    "S3Options",
+    "compose_values",
+    "identity_service_accounts",
+    "secret_name",
+]
+
+DATABASES: dict[str, str] = {
+    "pgsql": "pgsql",
+    "codeIntelDB": "codeintel-db",
+    "codeInsightsDB": "codeinsights-db",
+}
+"""Chart key -> short name of each Postgres database."""
+
+IDENTITY_SERVICE_ACCOUNTS: dict[str, str] = {
+    "frontend": "sourcegraph-frontend",
+    "gitserver": "sourcegraph-gitserver",
+    "searcher": "sourcegraph-searcher",
+    "worker": "sourcegraph-worker",
+    "preciseCodeIntel": "sourcegraph-precise-code-intel",
+    "syntacticCodeIntel": "sourcegraph-syntactic-code-intel",
+}
+"""Service accounts of the pods that reach S3 or RDS with AWS credentials (frontend's is the chart's own).
+Sourcegraph's object-storage docs name frontend, worker, precise and syntactic code intel, gitserver and
+searcher; the same pods open database connections."""
+
+# Chart keys whose `env` map exists in the chart's values.yaml; the S3 settings go there.
+_S3_ENV_SERVICES = ("frontend", "worker", "preciseCodeIntel")
+_RDS_IAM_ENV = {
+    "PG_CONNECTION_UPDATER": {"value": "EC2_ROLE_CREDENTIALS"},
+    "AWS_STS_REGIONAL_ENDPOINTS": {"value": "regional"},
+}
+
+
+@dataclass(frozen=True)
+class IngressOptions:
+    """The ALB in front of the frontend. ``certificate_arn`` None means HTTP only (tests, internal demos)."""
+
+    internet_facing: bool = False
+    certificate_arn: str | None = None
+    host: str | None = None
+    inbound_cidrs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PostgresOptions:
+    """RDS endpoints by chart key, and how Sourcegraph authenticates: IAM tokens, or a Kubernetes Secret
+    per database (``<short name>-credentials``) holding database, host, password, port and user."""
+
+    hosts: dict[str, str]
+    auth: Literal["iam", "secret"] = "iam"
+    port: int = 5432
+    database: str = "sg"
+    user: str = "sg"
+
+
+@dataclass(frozen=True)
+class RedisOptions:
+    """ElastiCache primary endpoints (host names) for the cache and the store."""
+
+    cache_host: str
+    store_host: str
+    port: int = 6379
+
+
+@dataclass(frozen=True)
+class S3Options:
+    """Sourcegraph's single bucket."""
+
+    bucket: str
+    region: str
+
+
+def secret_name(chart_key: str) -> str:
+    """Name of the Kubernetes Secret holding one database's credentials."""
+    return f"{DATABASES[chart_key]}-credentials"
+
+
+def identity_service_accounts(postgres: PostgresOptions | None, s3: S3Options | None) -> dict[str, str]:
+    """The service accounts that need the Sourcegraph AWS role (empty when no option needs AWS credentials)."""
+    needs = s3 is not None or (postgres is not None and postgres.auth == "iam")
+    return dict(IDENTITY_SERVICE_ACCOUNTS) if needs else {}
+
+
+def _merge(target: dict[str, Any], patch: dict[str, Any]) -> None:
+    for key, value in patch.items():
+        if isinstance(value, dict) and isinstance(target.get(key), dict):
+            _merge(target[key], value)
+        else:
+            target[key] = copy.deepcopy(value)
+
+
+def _ingress(options: IngressOptions) -> dict[str, Any]:
+    https = options.certificate_arn is not None
+    annotations: dict[str, Any] = {
+        # The chart's nginx class annotation would make the ALB controller ignore the ingress.
+        "kubernetes.io/ingress.class": None,
+        "alb.ingress.kubernetes.io/scheme": "internet-facing" if options.internet_facing else "internal",
+        "alb.ingress.kubernetes.io/target-type": "ip",
+        "alb.ingress.kubernetes.io/healthcheck-path": "/healthz",
+        "alb.ingress.kubernetes.io/listen-ports": '[{"HTTP": 80}, {"HTTPS": 443}]'
+        if https
+        else '[{"HTTP": 80}]',
+    }
+    if https:
+        annotations["alb.ingress.kubernetes.io/certificate-arn"] = options.certificate_arn
+        annotations["alb.ingress.kubernetes.io/ssl-redirect"] = "443"
+        annotations["alb.ingress.kubernetes.io/ssl-policy"] = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+    if options.inbound_cidrs:
+        annotations["alb.ingress.kubernetes.io/inbound-cidrs"] = ",".join(options.inbound_cidrs)
+    ingress: dict[str, Any] = {"enabled": True, "ingressClassName": "alb", "annotations": annotations}
+    if options.host:
+        ingress["host"] = options.host
+    return ingress
+
+
+def compose_values(
+    est: Estimate,
+    *,
+    storage_class_name: str,
+    ingress: IngressOptions | None = None,
+    postgres: PostgresOptions | None = None,
+    redis: RedisOptions | None = None,
+    s3: S3Options | None = None,
+) -> dict[str, Any]:
+    """The chart values for ``est`` on EKS with the given options (a new dict each call)."""
+    values = render_helm_values(est)
+    # The cluster's StorageClass already exists; the chart's own would default to GCP's provisioner.
+    _merge(values, {"storageClass": {"create": False, "name": storage_class_name}})
+    _merge(values, {"frontend": {"ingress": _ingress(ingress or IngressOptions())}})
+
+    if postgres is not None:
+        for key in DATABASES:
+            if key == "codeInsightsDB" and not est.workload.code_insights:
+                continue
+            if postgres.auth == "secret":
+                auth: dict[str, Any] = {"existingSecret": secret_name(key)}
+            else:
+                auth = {
+                    "host": postgres.hosts[key],
+                    "port": str(postgres.port),
+                    "database": postgres.database,
+                    "user": postgres.user,
+                    # IAM tokens replace the password; an empty one keeps the chart from using its default.
+                    "password": "",
+                    "sslmode": "require",
+                }
+            values[key] = {"enabled": False, "auth": auth}
+        if postgres.auth == "iam":
+            # Other pods read the connection settings from frontend; migrator runs before it.
+            _merge(values, {"frontend": {"env": _RDS_IAM_ENV}, "migrator": {"env": _RDS_IAM_ENV}})
+
+    if redis is not None:
+        values["redisCache"] = {
+            "enabled": False,
+            "connection": {"endpoint": f"rediss://{redis.cache_host}:{redis.port}"},
+        }
+        values["redisStore"] = {
+            "enabled": False,
+            "connection": {"endpoint": f"rediss://{redis.store_host}:{redis.port}"},
+        }
+
+    if s3 is not None:
+        values["blobstore"] = {"enabled": False}
+        env = {
+            "SOURCEGRAPH_UPLOAD_BACKEND": {"value": "S3"},
+            "SOURCEGRAPH_UPLOAD_BUCKET": {"value": s3.bucket},
+            "SOURCEGRAPH_UPLOAD_AWS_REGION": {"value": s3.region},
+            "SOURCEGRAPH_UPLOAD_AWS_ENDPOINT": {"value": f"https://s3.{s3.region}.amazonaws.com"},
+            "SOURCEGRAPH_UPLOAD_MANAGE_BUCKET": {"value": "false"},
+            "SOURCEGRAPH_UPLOAD_AWS_USE_EC2_ROLE_CREDENTIALS": {"value": "true"},
+        }
+        for key in _S3_ENV_SERVICES:
+            _merge(values, {key: {"env": env}})
+
+    for key, account in identity_service_accounts(postgres, s3).items():
+        if key != "frontend":  # the chart creates frontend's account already
+            _merge(values, {key: {"serviceAccount": {"create": True, "name": account}}})
+    return values

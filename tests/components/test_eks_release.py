@@ -1,0 +1,201 @@
+"""SourcegraphRelease under Pulumi mocks: the chart release and each managed-service option."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+import yaml
+
+from sgarch.errors import ConfigError
+from sgarch.helm import SourcegraphRelease, SourcegraphReleaseArgs
+from sgarch.helm.values import IDENTITY_SERVICE_ACCOUNTS
+from sgarch.sizing import Workload, estimate, estimate_for_tier
+from sgarch.testing import SgarchMocks
+from sgarch.tiers import Tier
+from sgarch.validation import build
+
+RELEASE = "kubernetes:helm.sh/v3:Release"
+RDS = "aws:rds/instance:Instance"
+REDIS = "aws:elasticache/replicationGroup:ReplicationGroup"
+ASSOCIATION = "aws:eks/podIdentityAssociation:PodIdentityAssociation"
+NETWORK = {
+    "vpc_id": "vpc-0123456789abcdef0",
+    "private_subnet_ids": ["subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"],
+    "node_security_group_id": "sg-0123456789abcdef0",
+    "kms_key_arn": "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555",
+}
+
+
+def release_values(mocks: SgarchMocks) -> dict[str, Any]:
+    (asset,) = mocks.one(RELEASE).inputs["valueYamlFiles"]
+    values: dict[str, Any] = yaml.safe_load(asset.text)
+    return values
+
+
+def plan(mocks: SgarchMocks, **kwargs: Any) -> SourcegraphRelease:
+    kwargs.setdefault("estimate", estimate_for_tier(Tier.S))
+    args = SourcegraphReleaseArgs(cluster_name="sg", **NETWORK, **kwargs)
+    return mocks.run(lambda: SourcegraphRelease("sg", args))
+
+
+def test_default_release_keeps_state_in_cluster(pulumi_mocks: SgarchMocks) -> None:
+    plan(pulumi_mocks)
+    release = pulumi_mocks.one(RELEASE).inputs
+    assert (release["chart"], release["version"]) == ("sourcegraph", "7.6.0")
+    assert release["repositoryOpts"] == {"repo": "https://helm.sourcegraph.com/release"}
+    assert release["namespace"] == "sourcegraph" and release["allowNullValues"] is True
+    values = release_values(pulumi_mocks)
+    assert "values" not in release
+    assert values["storageClass"] == {"create": False, "name": "ebs-gp3"}
+    annotations = values["frontend"]["ingress"]["annotations"]
+    assert annotations["alb.ingress.kubernetes.io/scheme"] == "internal"
+    assert annotations["alb.ingress.kubernetes.io/healthcheck-path"] == "/healthz"
+    assert "kubernetes.io/ingress.class" in annotations and annotations["kubernetes.io/ingress.class"] is None
+    for kind in (RDS, REDIS, "aws:s3/bucket:Bucket", ASSOCIATION, "aws:iam/role:Role"):
+        assert pulumi_mocks.by_type(kind) == []
+    assert "enabled" not in values["pgsql"] and "enabled" not in values["blobstore"]
+
+
+def test_https_ingress(pulumi_mocks: SgarchMocks) -> None:
+    cert = "arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000"
+    plan(pulumi_mocks, certificate_arn=cert, host="sourcegraph.example.com")
+    ingress = release_values(pulumi_mocks)["frontend"]["ingress"]
+    assert ingress["host"] == "sourcegraph.example.com" and ingress["ingressClassName"] == "alb"
+    annotations = ingress["annotations"]
+    assert annotations["alb.ingress.kubernetes.io/certificate-arn"] == cert
+    assert annotations["alb.ingress.kubernetes.io/ssl-redirect"] == "443"
+    assert annotations["alb.ingress.kubernetes.io/listen-ports"] == '[{"HTTP": 80}, {"HTTPS": 443}]'
+
+
+def test_rds_is_protected_encrypted_and_snapshotted(pulumi_mocks: SgarchMocks) -> None:
+    plan(pulumi_mocks, postgres=True)
+    instances = {r.name: r for r in pulumi_mocks.by_type(RDS)}
+    assert set(instances) == {"sg-pgsql", "sg-codeintel-db", "sg-codeinsights-db"}
+    for name, record in instances.items():
+        inputs = record.inputs
+        assert inputs["engine"] == "postgres" and inputs["engineVersion"] == "16"
+        assert inputs["storageEncrypted"] is True and inputs["kmsKeyId"] == NETWORK["kms_key_arn"]
+        assert inputs["deletionProtection"] is True
+        assert inputs["skipFinalSnapshot"] is False and inputs["finalSnapshotIdentifier"] == f"{name}-final"
+        assert inputs["backupRetentionPeriod"] >= 7
+        assert inputs["iamDatabaseAuthenticationEnabled"] is True
+        assert inputs["publiclyAccessible"] is False
+        assert inputs["manageMasterUserPassword"] is True and "password" not in inputs
+        assert record.options.protect and record.options.retain_on_delete
+    params = {
+        p["name"]: p["value"]
+        for p in pulumi_mocks.one("aws:rds/parameterGroup:ParameterGroup").inputs["parameters"]
+    }
+    assert params["rds.force_ssl"] == "1"
+    assert set(params["rds.allowed_extensions"].split(",")) >= {"citext", "pg_trgm", "pgcrypto", "vector"}
+    values = release_values(pulumi_mocks)
+    for key in ("pgsql", "codeIntelDB", "codeInsightsDB"):
+        assert values[key]["enabled"] is False
+        assert values[key]["auth"]["sslmode"] == "require" and values[key]["auth"]["password"] == ""
+    assert values["frontend"]["env"]["PG_CONNECTION_UPDATER"] == {"value": "EC2_ROLE_CREDENTIALS"}
+    assert values["migrator"]["env"]["PG_CONNECTION_UPDATER"] == {"value": "EC2_ROLE_CREDENTIALS"}
+    connect = json.loads(pulumi_mocks.one("aws:iam/rolePolicy:RolePolicy").inputs["policy"])
+    assert connect["Statement"][0]["Action"] == ["rds-db:connect"]
+    assert all(arn.endswith("/sg") for arn in connect["Statement"][0]["Resource"])
+    accounts = {r.inputs["serviceAccount"] for r in pulumi_mocks.by_type(ASSOCIATION)}
+    assert accounts == set(IDENTITY_SERVICE_ACCOUNTS.values())
+
+
+def test_rds_with_password_uses_kubernetes_secrets(pulumi_mocks: SgarchMocks) -> None:
+    est = estimate(Workload(code_insights=False))
+    pulumi_mocks.register_resource(RDS, lambda args, state: {"address": f"{args.name}.rds.example"})
+    plan(pulumi_mocks, estimate=est, postgres=True, postgres_auth="secret", postgres_password="s3cret-pass")
+    assert {r.name for r in pulumi_mocks.by_type(RDS)} == {"sg-pgsql", "sg-codeintel-db"}
+    secrets = pulumi_mocks.by_type("kubernetes:core/v1:Secret")
+    assert sorted(s.inputs["metadata"]["name"] for s in secrets) == [
+        "codeintel-db-credentials",
+        "pgsql-credentials",
+    ]
+    for secret in secrets:
+        assert "stringData" in secret.secret_inputs
+        assert set(secret.inputs["stringData"]) == {
+            "database",
+            "host",
+            "password",
+            "port",
+            "user",
+            "pgsslmode",
+        }
+    values = release_values(pulumi_mocks)
+    assert values["pgsql"] == {"enabled": False, "auth": {"existingSecret": "pgsql-credentials"}}
+    assert values["codeInsightsDB"] == {"enabled": False}
+    assert "PG_CONNECTION_UPDATER" not in values["frontend"].get("env", {})
+    assert pulumi_mocks.by_type(ASSOCIATION) == []
+
+
+def test_elasticache_uses_tls_and_encryption(pulumi_mocks: SgarchMocks) -> None:
+    plan(pulumi_mocks, redis=True)
+    groups = {r.name: r for r in pulumi_mocks.by_type(REDIS)}
+    assert set(groups) == {"sg-redis-cache", "sg-redis-store"}
+    for record in groups.values():
+        inputs = record.inputs
+        assert inputs["transitEncryptionEnabled"] is True and inputs["atRestEncryptionEnabled"] is True
+        assert inputs["engine"] == "redis" and float(inputs["engineVersion"]) >= 6.2
+        assert inputs["clusterMode"] == "disabled" and inputs["numCacheClusters"] == 1
+    assert groups["sg-redis-store"].options.protect
+    values = release_values(pulumi_mocks)
+    assert values["redisCache"]["enabled"] is False
+    assert values["redisStore"]["connection"]["endpoint"].startswith("rediss://")
+    rule = pulumi_mocks.one(
+        "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "sg-redis-from-nodes"
+    ).inputs
+    assert rule["referencedSecurityGroupId"] == NETWORK["node_security_group_id"] and rule["fromPort"] == 6379
+
+
+def test_s3_bucket_is_private_versioned_and_reached_through_pod_identity(pulumi_mocks: SgarchMocks) -> None:
+    release = plan(pulumi_mocks, s3=True)
+    bucket = pulumi_mocks.one("aws:s3/bucket:Bucket")
+    assert bucket.options.protect and bucket.options.retain_on_delete
+    block = pulumi_mocks.one("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock").inputs
+    assert all(
+        block[k] is True
+        for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+    )
+    versioning = pulumi_mocks.one("aws:s3/bucketVersioning:BucketVersioning").inputs
+    assert versioning["versioningConfiguration"] == {"status": "Enabled"}
+    policy = json.loads(pulumi_mocks.one("aws:s3/bucketPolicy:BucketPolicy").inputs["policy"])
+    assert policy["Statement"][0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    values = release_values(pulumi_mocks)
+    assert values["blobstore"] == {"enabled": False}
+    bucket_name = pulumi_mocks.resolve(release.bucket_name)
+    assert values["worker"]["env"]["SOURCEGRAPH_UPLOAD_BUCKET"] == {"value": bucket_name}
+    assert values["gitserver"]["serviceAccount"] == {"create": True, "name": "sourcegraph-gitserver"}
+    assert "SOURCEGRAPH_UPLOAD_AWS_ACCESS_KEY_ID" not in values["frontend"]["env"]
+    assert len(pulumi_mocks.by_type(ASSOCIATION)) == len(IDENTITY_SERVICE_ACCOUNTS)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"internet_facing": True}, r"^inbound_cidrs must be set when the load balancer is internet-facing"),
+        (
+            {"inbound_cidrs": ("0.0.0.0/0",)},
+            r"^inbound_cidrs must be private ranges for an internal load balancer",
+        ),
+        (
+            {"postgres": True, "postgres_auth": "secret"},
+            r"^postgres_password must be set when postgres_auth is secret",
+        ),
+        (
+            {"postgres_backup_retention_days": 3},
+            r"^postgres_backup_retention_days must be greater than or equal to 7",
+        ),
+    ],
+)
+def test_invalid_args(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        build(SourcegraphReleaseArgs, None, estimate=estimate_for_tier(Tier.XS), cluster_name="sg", **kwargs)
+
+
+def test_managed_databases_need_the_network() -> None:
+    with pytest.raises(ConfigError, match=r"^vpc_id must be set with redis"):
+        build(
+            SourcegraphReleaseArgs, None, estimate=estimate_for_tier(Tier.XS), cluster_name="sg", redis=True
+        )
