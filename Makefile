@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.sgarch-installed
 
-.PHONY: help setup test lint typecheck unit plan golden docs clean
+.PHONY: help setup test lint typecheck unit plan golden docs bench clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -36,6 +36,15 @@ plan: $(STAMP)  ## Plan the default architecture offline
 
 golden: $(STAMP)  ## Regenerate golden files under tests/golden after an intended change
 	SGARCH_UPDATE_GOLDEN=1 $(BIN)/pytest -q tests/golden
+
+docs: $(STAMP)  ## Regenerate reference-architectures/ from the code (the docs test fails on a stale page)
+	$(BIN)/python -m sgarch.docs
+
+bench: $(STAMP)  ## Run every benchmark under benchmarks/ and print the numbers
+	$(BIN)/python benchmarks/plan_speed.py
+	$(BIN)/python benchmarks/eks_packing.py
+	$(BIN)/python benchmarks/ami_build.py
+	$(BIN)/python benchmarks/loadtest_selftest.py
 
 clean:  ## Remove .venv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,10 @@ from rich.table import Table
 from rich.tree import Tree
 
 from sgarch.cli.app import app
-from sgarch.plan import Plan, json_ready, run_plan
+from sgarch.cost import estimate_cost, render_cost
+from sgarch.errors import ConfigError
+from sgarch.plan import Plan, full_key, json_ready, run_plan
+from sgarch.policy import SUPPRESSIONS_KEY, evaluate, has_blocking, render_findings
 from sgarch.testing import SECRET_PLACEHOLDER, ResourceRecord
 
 __all__ = ["KEY_INPUTS", "plan", "render_plan"]
@@ -66,17 +70,52 @@ def plan(
         help="Override a config value; repeatable (tier=M, aws:region=eu-west-1).",
         metavar="KEY=VALUE",
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print every resource and export as JSON."),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print every resource (all inputs), export, cost line and finding as JSON."
+    ),
+    all_costs: bool = typer.Option(False, "--cost", help="Show every cost line, not only the largest five."),
+    strict: bool = typer.Option(
+        False, "--strict", help="Exit 1 when a policy finding of high severity or above is not suppressed."
+    ),
 ) -> None:
-    """Plan a stack offline: every resource with its key inputs, then counts and exports. No AWS access.
+    """Plan a stack offline: resources with their key inputs, counts, exports, monthly cost and policy findings.
 
-    Example: [bold]sgarch plan stacks/single-node --config tier=M[/bold]
+    Needs no AWS credentials and no Pulumi CLI. Suppress a policy rule only with a written reason, in the
+    stack config key [bold]policy_suppressions[/bold] (a map of rule id to reason).
+
+    Example: [bold]sgarch plan stacks/single-node --config tier=M --cost[/bold]
     """
     result = run_plan(stack_dir, stack=stack, config=list(config or []))
+    region = str(result.config.get("aws:region") or "us-east-1")
+    cost = estimate_cost(result.resources, region)
+    findings = evaluate(result.resources, _suppressions(result))
+    result.sections["cost"] = cost.to_dict()
+    result.sections["policy"] = {"findings": [f.to_dict() for f in findings]}
     if as_json:
         typer.echo(result.to_json())
-        return
-    render_plan(result, Console(highlight=False, soft_wrap=False))
+    else:
+        console = Console(highlight=False, soft_wrap=False)
+        render_plan(result, console)
+        render_cost(console, cost, None if all_costs else 5)
+        render_findings(console, findings)
+    if strict and has_blocking(findings, "high"):
+        raise typer.Exit(1)
+
+
+def _suppressions(result: Plan) -> dict[str, str]:
+    """The stack's ``policy_suppressions`` config: a map of rule id to the written reason."""
+    raw = result.config.get(full_key(result.project, SUPPRESSIONS_KEY))
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        raise ConfigError(
+            SUPPRESSIONS_KEY, "a map of rule id to a written reason", raw, "for example {SGA-010: <why>}"
+        )
+    return {str(k): str(v) for k, v in value.items()}
 
 
 def render_plan(result: Plan, console: Console) -> None:

@@ -1,0 +1,66 @@
+"""Plan every stack folder that exists and render the pages under ``reference-architectures/``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sgarch.docs._architectures import ARCHITECTURES, Architecture
+from sgarch.docs._plans import PlannedTier, plan_stack, plan_variant
+from sgarch.docs._render import render_architecture, render_policy_rules, render_readme
+
+__all__ = ["DOCS_DIR", "generate_pages", "stale_pages", "write_pages"]
+
+DOCS_DIR = "reference-architectures"
+"""Where the pages live, relative to the repository root."""
+
+_OWNED_ELSEWHERE = ("validate-your-tier.md",)
+
+
+def generate_pages(root: Path) -> dict[str, str]:
+    """Every generated page as ``{path relative to root: markdown}``; a page per stack folder that exists."""
+    pages: dict[str, str] = {}
+    planned_pages: list[tuple[Architecture, list[PlannedTier]]] = []
+    for arch in ARCHITECTURES:
+        stack_dir = root / "stacks" / arch.slug
+        if not (stack_dir / "Pulumi.yaml").is_file():
+            continue
+        planned = plan_stack(stack_dir, arch.docs_config, arch.tiers)
+        variants = [
+            (v.label, plan_variant(stack_dir, planned[0], arch.docs_config, v.config, v.label))
+            for v in arch.variants
+        ]
+        pages[f"{DOCS_DIR}/{arch.slug}.md"] = render_architecture(arch, planned, variants)
+        planned_pages.append((arch, planned))
+    links = [
+        f"[{name}]({name}) to load-test a deployed tier"
+        for name in _OWNED_ELSEWHERE
+        if (root / DOCS_DIR / name).is_file()
+    ]
+    links.insert(
+        0, "[policy-rules.md](policy-rules.md): what each security rule checks and how to suppress one"
+    )
+    pages[f"{DOCS_DIR}/README.md"] = render_readme(planned_pages, links)
+    pages[f"{DOCS_DIR}/policy-rules.md"] = render_policy_rules()
+    return dict(sorted(pages.items()))
+
+
+def write_pages(root: Path) -> list[str]:
+    """Write every generated page under ``root``; return the paths that changed."""
+    changed = []
+    for relative, text in generate_pages(root).items():
+        path = root / relative
+        if not path.is_file() or path.read_text(encoding="utf-8") != text:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+            changed.append(relative)
+    return changed
+
+
+def stale_pages(root: Path) -> list[str]:
+    """Pages whose committed text differs from what the code generates (missing pages included)."""
+    stale = []
+    for relative, text in generate_pages(root).items():
+        path = root / relative
+        if not path.is_file() or path.read_text(encoding="utf-8") != text:
+            stale.append(relative)
+    return stale
