@@ -10,6 +10,7 @@ What is written where::
     /etc/sgarch/sgarch.env                  settings for boot.sh and install.sh (version, volume id, ...)
     /etc/sgarch/compose-override.yaml       the tier's compose override (boot.sh copies it to the volume)
     /etc/sgarch/sourcegraph.env             extra environment for every Sourcegraph container
+    /etc/sgarch/upgrade-paths               the upgrade planner's verdict per data version (boot.sh reads it)
     /etc/systemd/system/sgarch-boot.service runs boot.sh on every boot
     /opt/sgarch/bin/install.sh, boot.sh     package data from sgarch/single_node/scripts/
 
@@ -20,6 +21,10 @@ The compression is a small DEFLATE encoder of our own: zlib's output differs bet
 zlib-ng, Apple's), and a byte of difference in user-data would make Pulumi replace the instance when a
 colleague on another OS runs ``pulumi up``. Ours gives the same bytes everywhere; any gzip reader decodes it.
 
+Multi-version upgrades: boot.sh compares the data volume's version marker with the pinned version. It never
+decides an upgrade itself: :func:`render_upgrade_paths` runs sgarch's planner (:mod:`sgarch.upgrade`) for every
+release the data could be at and writes the verdicts, so the gates live in one place, in Python.
+
 Nothing secret belongs here: the instance metadata service hands user-data to anything on the host.
 :class:`UserDataConfig` rejects environment variables that look like credentials.
 """
@@ -28,6 +33,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import heapq
 import re
 import struct
 import zlib
@@ -39,6 +45,9 @@ from typing import Any
 import yaml
 
 from sgarch.errors import ConfigError
+from sgarch.upgrade.gates import REQUIRED_STOPS
+from sgarch.upgrade.plan import Arch, UpgradeKind, plan_upgrade
+from sgarch.upgrade.versions import Version, known_minors, parse_version
 
 __all__ = [
     "BOOT_LOG",
@@ -48,7 +57,10 @@ __all__ = [
     "DATA_MOUNT_POINT",
     "IMAGES",
     "MAX_USER_DATA_BYTES",
+    "UPGRADE_PATHS",
+    "UPGRADE_STATUS",
     "UserDataConfig",
+    "render_upgrade_paths",
     "render_user_data",
     "script_text",
     "user_data_fingerprint",
@@ -72,6 +84,13 @@ BOOT_UNIT = "sgarch-boot.service"
 
 BOOT_LOG = "/var/log/sgarch-boot.log"
 """boot.sh's log on the instance (also in the journal of :data:`BOOT_UNIT`)."""
+
+UPGRADE_STATUS = "/mnt/data/.sgarch-upgrade-status"
+"""boot.sh's verdict on the last boot, one line: ``ok: …``, ``upgrading: …``, ``refused: <gate>: …`` or
+``failed: …``. On the data volume, next to the version marker, so the health check reads both together."""
+
+UPGRADE_PATHS = "/etc/sgarch/upgrade-paths"
+"""The rendered :func:`render_upgrade_paths` table boot.sh consults when the data is at another version."""
 
 IMAGES = ("sgarch", "stock")
 """Accepted values of :attr:`UserDataConfig.image`."""
@@ -209,6 +228,7 @@ def render_user_data(config: UserDataConfig) -> str:
         f"{name}={config.extra_env[name]}\n" for name in sorted(config.extra_env)
     )
     lines += _file(f"{_CONFIG_DIR}/sourcegraph.env", env, "0644")
+    lines += _file(UPGRADE_PATHS, render_upgrade_paths(config.sourcegraph_version), "0644")
     lines += _file(f"/etc/systemd/system/{BOOT_UNIT}", script_text(BOOT_UNIT), "0644")
     for name in ("install.sh", "boot.sh"):
         lines += _file(f"{_BIN_DIR}/{name}", _strip_comments(script_text(name)), "0755", compress=True)
@@ -241,6 +261,69 @@ def _settings(config: UserDataConfig) -> str:
     return header + "".join(f"{key}={value}\n" for key, value in values.items())
 
 
+def render_upgrade_paths(sourcegraph_version: str) -> str:
+    """The planner's verdict, for every release the data volume could be at, on going to ``sourcegraph_version``.
+
+    boot.sh reads it when the version marker differs from the pinned version. Rows are runs of minor
+    releases within one major (``first last action gate``); a release in no row is unknown to sgarch and
+    refused. Actions:
+
+    - ``patch``: the pinned minor itself; ``standard``: one minor up; ``rollback``: one minor down. boot.sh
+      starts the pinned release, whose ``migrator up`` runs first.
+    - ``multi-version``: boot.sh stops Sourcegraph and runs the pinned release's ``migrator upgrade``.
+    - ``refuse``: ``gate`` forbids the jump (a required stop, a downgrade that needs a restore, a release too
+      old for multi-version upgrades); its ``gate <id> <reason>`` line says why and what to do.
+    - ``unchecked`` (in a ``* *`` row): sgarch does not know the pinned release, so it cannot plan; boot.sh
+      takes the standard path, where ``migrator up`` refuses jumps of more than one minor itself.
+
+    For allowed rows, ``gate`` names the checks only the host can make (``pg16-required``: boot.sh reads the
+    built-in databases' ``PG_VERSION``), or ``-``. Deterministic; under 1 KB.
+    """
+    header = f"# sgarch upgrade planner's verdicts for data at other releases than {sourcegraph_version}.\n"
+    try:
+        target = parse_version(sourcegraph_version)
+    except ConfigError:
+        return header + "* * unchecked -\n"
+    rows: list[list[str]] = []
+    reasons: dict[str, str] = {}
+    for major, minor in known_minors():
+        action, gate = _boot_verdict(Version(major, minor, 0), target, reasons)
+        last = rows[-1] if rows else None
+        # known_minors lists every minor of a major in order, so a row is always a contiguous run.
+        if last is not None and last[0].split(".")[0] == str(major) and last[2:] == [action, gate]:
+            last[1] = f"{major}.{minor}"
+        else:
+            rows.append([f"{major}.{minor}", f"{major}.{minor}", action, gate])
+    body = "".join(" ".join(row) + "\n" for row in rows)
+    return header + body + "".join(f"gate {gid} {reasons[gid]}\n" for gid in sorted(reasons))
+
+
+def _boot_verdict(start: Version, target: Version, reasons: dict[str, str]) -> tuple[str, str]:
+    """What boot.sh does for data at ``start`` (any patch: gates and distances depend on the minor only)."""
+    if start.series == target.series:
+        return "patch", "-"
+    plan = plan_upgrade(start, target, Arch.SINGLE_NODE)
+    if plan.kind is UpgradeKind.ROLLBACK:
+        return "rollback", "-"
+    for finding in plan.gates:
+        if finding.effect == "restore":
+            reasons[finding.id] = (
+                f"{finding.title}: restore the data volume from a snapshot taken at {target} "
+                "(config data_volume_snapshot_id)"
+            )
+            return "refuse", finding.id
+        if finding.effect == "blocks":
+            reasons[finding.id] = f"{finding.title}: upgrade one minor version at a time first"
+            return "refuse", finding.id
+    if len(plan.path) > 2:
+        # boot.sh makes one hop; the admin pins the first required stop, lets it finish, then the target.
+        gate = next(g for g in REQUIRED_STOPS if g.stop == plan.path[1])
+        reasons[gate.id] = f"{gate.title}: pin {gate.stop} first, then {target}"
+        return "refuse", gate.id
+    checks = ",".join(g.id for g in plan.gates if g.effect == "check")
+    return plan.kind.value, checks or "-"
+
+
 def _dump_yaml(data: Mapping[str, Any]) -> str:
     return yaml.safe_dump(dict(data), sort_keys=True, default_flow_style=False, width=1000)
 
@@ -269,9 +352,9 @@ def _strip_comments(script: str) -> str:
     return "\n".join(kept) + "\n"
 
 
-# --- deterministic gzip (RFC 1951 fixed-Huffman DEFLATE, RFC 1952 wrapper) -------------------------------
-# Greedy LZ77 over a 32 KiB window with fixed Huffman codes: about 20% larger than zlib -9, but the same
-# bytes on every machine (see the module docstring).
+# --- deterministic gzip (RFC 1951 DEFLATE, RFC 1952 wrapper) --------------------------------------------
+# Greedy LZ77 over a 32 KiB window, then one block with fixed Huffman codes or the data's own, whichever is
+# smaller: a few percent larger than zlib -9, but the same bytes on every machine (see the module docstring).
 
 # RFC 1951 §3.2.5: base value and extra bits of each length code (257-285) and distance code (0-29).
 _LENGTH_BASE: tuple[int, ...] = (
@@ -389,17 +472,6 @@ class _BitWriter:
         return bytes(self.out)
 
 
-def _literal(writer: _BitWriter, symbol: int) -> None:
-    if symbol <= 143:
-        writer.code(0x30 + symbol, 8)
-    elif symbol <= 255:
-        writer.code(0x190 + symbol - 144, 9)
-    elif symbol <= 279:
-        writer.code(symbol - 256, 7)
-    else:
-        writer.code(0xC0 + symbol - 280, 8)
-
-
 def _bucket(value: int, bases: tuple[int, ...]) -> int:
     index = len(bases) - 1
     while bases[index] > value:
@@ -407,10 +479,9 @@ def _bucket(value: int, bases: tuple[int, ...]) -> int:
     return index
 
 
-def _deflate(data: bytes) -> bytes:
-    writer = _BitWriter()
-    writer.bits(1, 1)  # final block
-    writer.bits(1, 2)  # fixed Huffman codes
+def _lz77(data: bytes) -> list[tuple[int, int]]:
+    """Greedy matches: ``(byte, 0)`` for a literal, ``(length, distance)`` for a match."""
+    tokens: list[tuple[int, int]] = []
     positions: dict[bytes, list[int]] = {}
     i, size = 0, len(data)
 
@@ -431,20 +502,162 @@ def _deflate(data: bytes) -> bytes:
                 if length == _MAX_MATCH:
                     break
         if best_length >= 3:
-            index = _bucket(best_length, _LENGTH_BASE)
-            _literal(writer, 257 + index)
-            writer.bits(best_length - _LENGTH_BASE[index], _LENGTH_EXTRA[index])
-            index = _bucket(best_distance, _DIST_BASE)
-            writer.code(index, 5)
-            writer.bits(best_distance - _DIST_BASE[index], _DIST_EXTRA[index])
+            tokens.append((best_length, best_distance))
             remember(i, i + best_length)
             i += best_length
         else:
-            _literal(writer, data[i])
+            tokens.append((data[i], 0))
             remember(i, i + 1)
             i += 1
-    _literal(writer, 256)  # end of block
+    return tokens
+
+
+def _symbols(tokens: list[tuple[int, int]]) -> list[tuple[int, int, int, int, int]]:
+    """Each token as (literal/length symbol, its extra bits and count, distance symbol or -1, its extras)."""
+    out: list[tuple[int, int, int, int, int]] = []
+    for value, distance in tokens:
+        if distance == 0:
+            out.append((value, 0, 0, -1, 0))
+            continue
+        li = _bucket(value, _LENGTH_BASE)
+        di = _bucket(distance, _DIST_BASE)
+        out.append((257 + li, value - _LENGTH_BASE[li], _LENGTH_EXTRA[li], di, distance - _DIST_BASE[di]))
+    return out
+
+
+def _fixed_lengths() -> list[int]:
+    return [8] * 144 + [9] * 112 + [7] * 24 + [8] * 8
+
+
+def _code_lengths(freqs: list[int], limit: int) -> list[int]:
+    """Huffman code lengths of at most ``limit`` bits; ties broken by symbol, so the result is deterministic.
+
+    Too deep a tree is rebuilt from halved frequencies (all equal in the end: a balanced tree always fits).
+    At least two symbols get a code, so every code is complete, as every inflater accepts.
+    """
+    weights = list(freqs)
+    for symbol in (0, 1):
+        if sum(1 for w in weights if w) < 2 and not weights[symbol]:
+            weights[symbol] = 1
+    while True:
+        depth = [0] * len(weights)
+        heap: list[tuple[int, int, tuple[int, ...]]] = [
+            (w, symbol, (symbol,)) for symbol, w in enumerate(weights) if w
+        ]
+        heapq.heapify(heap)
+        order = len(weights)
+        while len(heap) > 1:
+            w1, _, group1 = heapq.heappop(heap)
+            w2, _, group2 = heapq.heappop(heap)
+            for symbol in group1 + group2:
+                depth[symbol] += 1
+            heapq.heappush(heap, (w1 + w2, order, group1 + group2))
+            order += 1
+        if max(depth) <= limit:
+            return depth
+        weights = [max(1, w >> 1) if w else 0 for w in weights]
+
+
+def _canonical(lengths: list[int]) -> list[int]:
+    """RFC 1951 §3.2.2: the codes of a canonical Huffman code with these lengths."""
+    count = [0] * 16
+    for length in lengths:
+        count[length] += 1
+    count[0] = 0
+    code, next_code = 0, [0] * 16
+    for bits in range(1, 16):
+        code = (code + count[bits - 1]) << 1
+        next_code[bits] = code
+    codes = [0] * len(lengths)
+    for symbol, length in enumerate(lengths):
+        if length:
+            codes[symbol] = next_code[length]
+            next_code[length] += 1
+    return codes
+
+
+def _run_lengths(lengths: list[int]) -> list[tuple[int, int, int]]:
+    """RFC 1951 §3.2.7: code lengths as (symbol, extra bits, extra count), with repeats 16, 17 and 18."""
+    out: list[tuple[int, int, int]] = []
+    i = 0
+    while i < len(lengths):
+        value, run = lengths[i], 1
+        while i + run < len(lengths) and lengths[i + run] == value:
+            run += 1
+        left = run
+        if value == 0:
+            while left >= 11:
+                step = min(left, 138)
+                out.append((18, step - 11, 7))
+                left -= step
+            if left >= 3:
+                out.append((17, left - 3, 3))
+                left = 0
+        else:
+            out.append((value, 0, 0))
+            left -= 1
+            while left >= 3:
+                step = min(left, 6)
+                out.append((16, step - 3, 2))
+                left -= step
+        out += [(value, 0, 0)] * left
+        i += run
+    return out
+
+
+_CLEN_ORDER = (16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15)
+
+
+def _block(symbols: list[tuple[int, int, int, int, int]], *, dynamic: bool) -> bytes:
+    """One final DEFLATE block with fixed (BTYPE 01) or this data's own (BTYPE 10) Huffman codes."""
+    writer = _BitWriter()
+    writer.bits(1, 1)  # final block
+    if dynamic:
+        lit_freq, dist_freq = [0] * 286, [0] * 30
+        for lit, _, _, dist, _ in symbols:
+            lit_freq[lit] += 1
+            if dist >= 0:
+                dist_freq[dist] += 1
+        lit_freq[256] += 1
+        lit_len = _code_lengths(lit_freq, 15)
+        dist_len = _code_lengths(dist_freq, 15)
+        hlit = max(257, max(i for i, n in enumerate(lit_len) if n) + 1)
+        hdist = max(1, max(i for i, n in enumerate(dist_len) if n) + 1)
+        runs = _run_lengths(lit_len[:hlit] + dist_len[:hdist])
+        clen_freq = [0] * 19
+        for symbol, _, _ in runs:
+            clen_freq[symbol] += 1
+        clen_len = _code_lengths(clen_freq, 7)
+        hclen = max(4, max(i for i, sym in enumerate(_CLEN_ORDER) if clen_len[sym]) + 1)
+        writer.bits(2, 2)
+        writer.bits(hlit - 257, 5)
+        writer.bits(hdist - 1, 5)
+        writer.bits(hclen - 4, 4)
+        for sym in _CLEN_ORDER[:hclen]:
+            writer.bits(clen_len[sym], 3)
+        clen_code = _canonical(clen_len)
+        for symbol, extra, count in runs:
+            writer.code(clen_code[symbol], clen_len[symbol])
+            writer.bits(extra, count)
+    else:
+        writer.bits(1, 2)
+        lit_len, dist_len = _fixed_lengths(), [5] * 30
+    lit_code, dist_code = _canonical(lit_len), _canonical(dist_len)
+    for lit, extra, count, dist, dist_extra in symbols:
+        writer.code(lit_code[lit], lit_len[lit])
+        writer.bits(extra, count)
+        if dist >= 0:
+            writer.code(dist_code[dist], dist_len[dist])
+            writer.bits(dist_extra, _DIST_EXTRA[dist])
+    writer.code(lit_code[256], lit_len[256])  # end of block
     return writer.finish()
+
+
+def _deflate(data: bytes) -> bytes:
+    # The smaller of the two encodings (fixed on a tie): short inputs keep the fixed codes' bytes.
+    symbols = _symbols(_lz77(data))
+    fixed, dynamic = _block(symbols, dynamic=False), _block(symbols, dynamic=True)
+    return dynamic if len(dynamic) < len(fixed) else fixed
 
 
 def _gzip(data: bytes) -> bytes:

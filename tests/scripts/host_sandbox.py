@@ -19,7 +19,7 @@ from pathlib import Path
 
 import yaml
 
-from sgarch.single_node.userdata import UserDataConfig, render_user_data
+from sgarch.single_node.userdata import UserDataConfig, render_upgrade_paths, render_user_data
 
 VERSION = "7.5.4453"
 VOLUME_ID = "vol-0123456789abcdef0"
@@ -191,6 +191,7 @@ class Sandbox:
         )
         (config / "compose-override.yaml").write_text(override)
         (config / "sourcegraph.env").write_text("# extra environment\n" + extra_env)
+        (config / "upgrade-paths").write_text(render_upgrade_paths(version))
 
     def add_release(self, version: str = VERSION) -> Path:
         """A fetched release under /opt/sourcegraph/releases, as install.sh leaves it."""

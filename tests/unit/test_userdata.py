@@ -61,6 +61,7 @@ def test_document_is_cloud_config_with_every_file() -> None:
         "/etc/sgarch/compose-override.yaml",
         "/etc/sgarch/sgarch.env",
         "/etc/sgarch/sourcegraph.env",
+        "/etc/sgarch/upgrade-paths",
         "/etc/systemd/system/sgarch-boot.service",
         "/opt/sgarch/bin/boot.sh",
         "/opt/sgarch/bin/install.sh",

@@ -4,8 +4,12 @@
 # 1. Wait for the data volume (the VolumeAttachment happens after the instance starts).
 # 2. Format it XFS only when it holds nothing at all; label it; mount it by label with an fstab entry.
 # 3. Put Docker's data-root on it, so every named volume (databases, repos, indexes) lives there.
-# 4. Copy the pinned release, the tier's compose override and the env onto it, then `docker compose up -d`.
-# 5. Record the version the data is now at in <data>/.sourcegraph-version.
+# 4. When the data is at another release than the pinned one, follow the upgrade planner's verdict
+#    (upgrade_hook): start normally, run a multi-version upgrade first, or refuse and leave Sourcegraph down.
+# 5. Copy the pinned release, the tier's compose override and the env onto it, then `docker compose up -d`.
+# 6. Record the version the data is now at in <data>/.sourcegraph-version, and the outcome for the health
+#    check in <data>/.sgarch-upgrade-status, one line: `ok: ...`, `upgrading: ...`, `refused: <gate>: ...`
+#    or `failed: ...`. Exit status: 0 ok, 2 refused by an upgrade gate, 1 anything else.
 #
 # Idempotent: a second boot, or a new instance with an old volume, reuses the data and never reformats.
 # Settings come from /etc/sgarch/sgarch.env (written by user-data); SGARCH_ROOT and the other SGARCH_*
@@ -39,10 +43,21 @@ BEHIND_LOAD_BALANCER="${SGARCH_BEHIND_LOAD_BALANCER:-false}"
 PROJECT="sourcegraph"
 COMPOSE_DIR="$DATA_DIR/sourcegraph"
 VERSION_MARKER="$DATA_DIR/.sourcegraph-version"
+STATUS_FILE="$DATA_DIR/.sgarch-upgrade-status"
+# The upgrade planner's verdicts, rendered into user-data by sgarch (decide_upgrade).
+UPGRADE_PATHS="${SGARCH_UPGRADE_PATHS:-$CONFIG_DIR/upgrade-paths}"
+DATA_VERSION=""
+UPGRADE=""
+GATE=""
+STATUS_READY=false
 
 log() { printf '%s sgarch-boot: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*"; }
+# Once the volume is mounted, a failure is also recorded in the status file; the marker stays as it was.
 die() {
     log "ERROR: $*"
+    if [[ "$STATUS_READY" == true ]]; then
+        write_status "failed: $*"
+    fi
     exit 1
 }
 
@@ -249,17 +264,127 @@ EOF
     fi
 }
 
+write_status() {
+    printf '%s\n' "$*" >"$STATUS_FILE.new"
+    mv -f "$STATUS_FILE.new" "$STATUS_FILE"
+}
+
+# A gate forbids the jump: keep the marker, say why, exit 2. Sourcegraph stays down rather than run the
+# data's own release: this instance exists to run the pinned one; the old containers (dockerd restarts them
+# from the volume) carry the previous instance's settings (type, load balancer, environment); and a site
+# that looks fine would hide the refusal. Pinning the data's release again brings it back as it was.
+refuse() {
+    local status="refused: $1: data is at v$DATA_VERSION, pinned v$VERSION: ${*:2}"
+    write_status "$status"
+    log "$status"
+    log "Sourcegraph stays down; see: sgarch upgrade plan --from $DATA_VERSION --to $VERSION --arch single-node"
+    # By project label, not by files: the volume's copy of the release is the old one, or missing.
+    docker compose --project-name "$PROJECT" down --remove-orphans || log "could not stop the old containers"
+    exit 2
+}
+
+gate_reason() {
+    case "$1" in
+    unreadable-marker) echo "$VERSION_MARKER holds no release" ;;
+    unknown-version) echo "sgarch does not know v$DATA_VERSION" ;;
+    no-upgrade-paths) echo "$UPGRADE_PATHS is missing" ;;
+    *) sed -n "s/^gate $1 //p" "$UPGRADE_PATHS" | head -n 1 ;;
+    esac
+}
+
+# Sets UPGRADE (the action) and GATE from the row of the planner's table that holds DATA_VERSION's minor.
+# boot.sh never judges an upgrade itself: sgarch renders the table from its planner (sgarch.upgrade), so
+# the gates live in one place. A release in no row is unknown to sgarch and refused.
+decide_upgrade() {
+    local major minor first last action gate
+    UPGRADE=refuse GATE=unknown-version
+    if [[ ! "$DATA_VERSION" =~ ^([0-9]+)\.([0-9]+)\.[0-9]+$ ]]; then
+        GATE=unreadable-marker
+        return
+    fi
+    major=$((10#${BASH_REMATCH[1]})) minor=$((10#${BASH_REMATCH[2]}))
+    if [[ ! -r "$UPGRADE_PATHS" ]]; then
+        GATE=no-upgrade-paths
+        return
+    fi
+    while read -r first last action gate; do
+        [[ -z "$first" || "$first" == \#* || "$first" == gate ]] && continue
+        # `* *` rows match any release; others are one major's minors, first to last.
+        if [[ "$first" != '*' ]]; then
+            [[ "${first%.*}" == "$major" && "${last%.*}" == "$major" ]] || continue
+            ((minor >= ${first#*.} && minor <= ${last#*.})) || continue
+        fi
+        UPGRADE="$action" GATE="$gate"
+        return
+    done <"$UPGRADE_PATHS"
+}
+
+# The databases' Docker volumes hold PG_VERSION in their data directory (or one level down, where the
+# images put PGDATA). The highest one counts: the 12 -> 16 upgrade writes a new directory next to the old.
+check_postgres() {
+    local need="$1" data name major found=false
+    for data in "$DATA_DIR/docker/volumes/${PROJECT}_"{pgsql,codeintel-db,codeinsights-db}/_data; do
+        [[ -d "$data" ]] || continue
+        found=true
+        name="${data%/_data}"
+        major="$(find "$data" -maxdepth 2 -name PG_VERSION -exec cat {} + | sort -n | tail -n 1 | tr -dc 0-9)" ||
+            die "could not read PG_VERSION under $data"
+        if [[ -n "$major" ]] && ((major < need)); then
+            refuse pg16-required "${name##*/} holds PostgreSQL $major, not $need: run v$DATA_VERSION until it upgrades"
+        fi
+        log "${name##*/}: PostgreSQL ${major:-unknown}"
+    done
+    [[ "$found" == true ]] || log "no built-in databases; external ones must run PostgreSQL $need"
+}
+
 # -------------------------------------------------------------------------------------------------
 # UPGRADE HOOK (multi-version upgrades go here).
-# Called before `docker compose up -d` when the data marker names another version than the pinned one.
-# A later change adds the migrator step for multi-version upgrades: `compose down`, then the latest
-# migrator with `upgrade --from=v<data> --to=v<pinned>`, then continue. Until then a version change
-# is logged and left to the standard path, where `up -d` runs `migrator up` first through depends_on
-# (that path supports one minor version at a time).
+# Called when the data marker names another version than the pinned one, before anything on the volume
+# changes. It follows the planner's verdict (decide_upgrade): standard and patch upgrades and rollbacks by
+# one minor take the normal path, where `up -d` runs `migrator up` first through depends_on; a
+# multi-version upgrade runs migrator_upgrade first (main); a jump a gate forbids is refused (exit 2).
 # -------------------------------------------------------------------------------------------------
 upgrade_hook() {
-    local from="$1" to="$2"
-    log "data is at v$from, pinned version is v$to: standard upgrade (migrator up runs before the frontend)"
+    local from="$1" to="$2" check
+    local what="data is at v$from, pinned version is v$to"
+    decide_upgrade
+    case "$UPGRADE" in
+    standard | patch | multi-version) log "$what: $UPGRADE upgrade" ;;
+    rollback) log "$what: rollback by one minor" ;;
+    unchecked) log "$what: sgarch does not know v$to; standard upgrade, migrator up checks the jump" ;;
+    *) refuse "$GATE" "$(gate_reason "$GATE")" ;;
+    esac
+    # Checks the planner leaves to the host, which sees the built-in databases on the volume.
+    for check in ${GATE//,/ }; do
+        case "$check" in
+        -) ;;
+        pg16-required) check_postgres 16 ;;
+        *) refuse "$check" "boot.sh cannot check it" ;;
+        esac
+    done
+    write_status "upgrading: $UPGRADE v$from -> v$to"
+}
+
+# Sourcegraph's multi-version upgrade for Compose: stop everything, run `migrator upgrade --from --to`, then
+# start the pinned release normally (its `migrator up` then has nothing left to do).
+# `compose run --rm migrator upgrade ...` rather than an override file that swaps the migrator's command:
+# - the image is the pinned (target) release's, from the compose file just copied, the newest one here;
+# - `run` starts the databases the migrator depends on and returns the migrator's own exit status;
+# - nothing is left on the volume if the instance dies halfway (a stale override would make every later
+#   `up` run `upgrade` instead of `up`).
+# Failure keeps the marker, so the next boot (or `systemctl restart sgarch-boot`) retries. A retry may need
+# --skip-drift-check; that flag hides real drift too, so it is the admin's call (see the README), not ours.
+# Success moves the marker at once: the data is at the new release now, and a later failure of `up` must
+# be retried as a normal start, not as a second `upgrade` from a schema that is gone.
+migrator_upgrade() {
+    local rc=0
+    log "docker compose down (downtime starts)"
+    compose down --remove-orphans || die "docker compose down exited $?"
+    log "docker compose run --rm migrator upgrade --from=v$DATA_VERSION --to=v$VERSION"
+    compose run --rm migrator upgrade "--from=v$DATA_VERSION" "--to=v$VERSION" || rc=$?
+    ((rc == 0)) || die "migrator upgrade v$DATA_VERSION -> v$VERSION exited $rc; reboot to retry"
+    echo "$VERSION" >"$VERSION_MARKER"
+    log "migrator upgrade finished: the data is at v$VERSION"
 }
 
 main() {
@@ -268,7 +393,7 @@ main() {
         die "SGARCH_SOURCEGRAPH_VERSION must look like 7.5.4453 (got '$VERSION'): fix $CONFIG_DIR/sgarch.env"
     [[ "$VOLUME_ID" =~ ^vol-[0-9a-f]+$ ]] ||
         die "SGARCH_DATA_VOLUME_ID must be an EBS volume id (got '$VOLUME_ID'): fix $CONFIG_DIR/sgarch.env"
-    local device data_version
+    local device data_version=""
     device="$(wait_for_device)"
     log "data volume $VOLUME_ID is $device"
     if mountpoint -q "$DATA_DIR"; then
@@ -277,23 +402,34 @@ main() {
         prepare_filesystem "$device"
     fi
     mount_data
+    STATUS_READY=true
     configure_docker
-    sync_release
-    write_compose_files
-    data_version="$(cat "$VERSION_MARKER" 2>/dev/null || true)"
+    if [[ -f "$VERSION_MARKER" ]]; then
+        data_version="$(tr -d '[:space:]' <"$VERSION_MARKER")"
+    fi
+    DATA_VERSION="$data_version"
     if [[ -z "$data_version" ]]; then
         log "no version marker on the data volume: first start of v$VERSION"
     elif [[ "$data_version" != "$VERSION" ]]; then
         upgrade_hook "$data_version" "$VERSION"
     fi
+    sync_release
+    write_compose_files
+    if [[ "$UPGRADE" == multi-version ]]; then
+        migrator_upgrade
+    fi
     log "docker compose up -d"
-    compose up --detach --remove-orphans
+    compose up --detach --remove-orphans || die "docker compose up exited $?"
     echo "$VERSION" >"$VERSION_MARKER"
+    write_status "ok: v$VERSION${UPGRADE:+ ($UPGRADE from v$DATA_VERSION)}"
     mkdir -p "$STATE_DIR"
     date -u +%Y-%m-%dT%H:%M:%SZ >"$STATE_DIR/last-boot"
     log "Sourcegraph v$VERSION is starting; boot finished"
 }
 
-mkdir -p "$(dirname "$LOG_FILE")"
-# A pipeline, not `exec > >(tee)`, so the log is complete when the script exits.
-main "$@" 2>&1 | tee -a "$LOG_FILE"
+# Sourced (as the tests do, to compare decide_upgrade with the planner), it only defines the functions.
+if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
+    mkdir -p "$(dirname "$LOG_FILE")"
+    # A pipeline, not `exec > >(tee)`, so the log is complete when the script exits.
+    main "$@" 2>&1 | tee -a "$LOG_FILE"
+fi
