@@ -43,7 +43,7 @@ def _root(
 
 
 # Sub-command modules, in the order `sgarch --help` lists them; importing one registers it on `app`.
-COMMAND_MODULES: tuple[str, ...] = ("size", "plan", "loadtest")
+COMMAND_MODULES: tuple[str, ...] = ("size", "plan", "loadtest", "ami", "upgrade", "doctor")
 
 
 def _register() -> None:

@@ -203,3 +203,22 @@ def test_promotion_creates_the_single_node_volume_from_the_snapshot() -> None:
     with mocked_runtime(SgarchMocks(), project="sgarch-single-node", stack="prod", config=config) as mocks:
         mocks.run(lambda: runpy.run_path(str(single_node), run_name="__main__"))
         assert mocks.one("aws:ebs/volume:Volume").inputs["snapshotId"] == "snap-0123456789abcdef0"
+
+
+@pytest.mark.parametrize("tier", ["XS", "S"])
+def test_readme_cost_per_day_matches_the_plan(monkeypatch: pytest.MonkeyPatch, tier: str) -> None:
+    import re
+
+    from sgarch.cost import estimate_cost
+    from sgarch.plan import run_plan
+
+    monkeypatch.setenv("SGARCH_TODAY", TODAY)
+    plan = run_plan(STACK, stack="example", config={"tier": tier})
+    monthly = estimate_cost(plan.resources, "us-east-1").total_monthly_usd
+    row = re.search(
+        rf"^\| {tier} \| [^|]+ \| \$([\d,.]+) \| \$([\d,.]+) \|$", (STACK / "README.md").read_text(), re.M
+    )
+    assert row is not None
+    per_day, per_month = (float(v.replace(",", "")) for v in row.groups())
+    assert per_month == round(monthly, 2)
+    assert per_day == round(monthly / (730 / 24), 2)
