@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -94,7 +95,8 @@ def plan(
     if as_json:
         typer.echo(result.to_json())
     else:
-        console = Console(highlight=False, soft_wrap=False)
+        # Piped output has no width; 120 columns keeps type tokens and prices on one line.
+        console = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 120)
         render_plan(result, console)
         render_cost(console, cost, None if all_costs else 5)
         render_findings(console, findings)

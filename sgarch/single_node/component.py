@@ -49,6 +49,14 @@ _INSTANCE_POLICIES = {
     "cloudwatch-agent": "policy/CloudWatchAgentServerPolicy",
 }
 _DLM_POLICY = "policy/service-role/AWSDataLifecycleManagerServiceRole"
+_WORLD = ("0.0.0.0/0", "::/0")
+
+
+def _cidr_kwargs(cidr: pulumi.Input[str]) -> dict[str, pulumi.Input[str]]:
+    """The ingress rule field for ``cidr``: IPv6 ranges go in ``cidr_ipv6``, everything else in ``cidr_ipv4``."""
+    if isinstance(cidr, str) and ":" in cidr:
+        return {"cidr_ipv6": cidr}
+    return {"cidr_ipv4": cidr}
 
 
 class SingleNode(pulumi.ComponentResource):
@@ -400,14 +408,16 @@ class SingleNode(pulumi.ComponentResource):
             vpc = aws.ec2.get_vpc_output(id=self._args.vpc_id, opts=pulumi.InvokeOutputOptions(parent=self))
             cidrs = [vpc.cidr_block]
         for index, cidr in enumerate(cidrs):
-            for port in (443, 80):
+            # Port 80 only redirects to 443; it is never opened to the whole internet, where 443 alone is.
+            ports = (443,) if isinstance(cidr, str) and cidr in _WORLD else (443, 80)
+            for port in ports:
                 aws.vpc.SecurityGroupIngressRule(
                     f"{name}-alb-{port}-{index}",
                     security_group_id=alb_sg.id,
                     ip_protocol="tcp",
                     from_port=port,
                     to_port=port,
-                    cidr_ipv4=cidr,
+                    **_cidr_kwargs(cidr),
                     description="HTTPS to Sourcegraph" if port == 443 else "HTTP, redirected to HTTPS",
                     tags=self._tags("load-balancer"),
                     opts=child,

@@ -118,7 +118,7 @@ def test_internet_facing_alb_is_explicit(pulumi_mocks: SgarchMocks) -> None:
     node = plan(pulumi_mocks, load_balancer=lb)
     assert pulumi_mocks.one("aws:lb/loadBalancer:LoadBalancer").inputs["internal"] is False
     world = [r.inputs for r in pulumi_mocks.by_type(INGRESS) if r.inputs.get("cidrIpv4") == "0.0.0.0/0"]
-    assert sorted(r["fromPort"] for r in world) == [80, 443]  # 80 only redirects to 443
+    assert sorted(r["fromPort"] for r in world) == [443]  # the HTTP redirect is never open to the world
     assert pulumi_mocks.one("aws:route53/record:Record").inputs["name"] == "sourcegraph.example.com"
     assert pulumi_mocks.resolve(node.url) == "https://sourcegraph.example.com"
 
@@ -250,3 +250,18 @@ def test_user_data_is_the_golden_renderer_output(pulumi_mocks: SgarchMocks, tier
         )
     )
     assert pulumi_mocks.one(INSTANCE).inputs["userData"] == expected
+
+
+def test_ipv6_ranges_use_the_ipv6_field(pulumi_mocks: SgarchMocks) -> None:
+    lb = LoadBalancerArgs(
+        certificate_arn="arn:aws:acm:us-east-1:123456789012:certificate/x",
+        subnet_ids=["subnet-1", "subnet-2"],
+        internet_facing=True,
+        allowed_cidrs=("0.0.0.0/0", "::/0"),
+    )
+    plan(pulumi_mocks, load_balancer=lb)
+    rules = [r.inputs for r in pulumi_mocks.by_type(INGRESS) if "referencedSecurityGroupId" not in r.inputs]
+    assert sorted((r.get("cidrIpv4", ""), r.get("cidrIpv6", ""), r["fromPort"]) for r in rules) == [
+        ("", "::/0", 443),
+        ("0.0.0.0/0", "", 443),
+    ]

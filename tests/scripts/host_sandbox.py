@@ -67,6 +67,7 @@ while [ $# -gt 0 ]; do if [ "$1" = -L ]; then echo "$2" >"$STUB_STATE/label"; fi
     "systemctl": "",
     "sysctl": "",
     "dnf": "",
+    "amazon-cloudwatch-agent-ctl": "",
     "uname": "echo x86_64\n",
     # docker: `compose ... config --services` answers the service list (caddy gone behind an ALB).
     "docker": """

@@ -310,3 +310,19 @@ def test_bad_settings_stop_before_touching_the_disk(sandbox: Sandbox) -> None:
     assert result.returncode != 0
     assert "SGARCH_SOURCEGRAPH_VERSION must look like 7.5.4453 (got 'latest')" in result.stdout
     assert sandbox.calls() == []
+
+
+def test_cloudwatch_agent_publishes_the_disk_metric_the_alarm_watches(sandbox: Sandbox) -> None:
+    fresh_host(sandbox)
+    boot(sandbox)
+    config_path = sandbox.root / "opt" / "sgarch" / "cloudwatch-agent.json"
+    assert sandbox.calls("amazon-cloudwatch-agent-ctl") == [
+        ["amazon-cloudwatch-agent-ctl", "-a", "fetch-config", "-m", "ec2", "-s", "-c", f"file:{config_path}"]
+    ]
+    config = json.loads(config_path.read_text())
+    metrics = config["metrics"]
+    # The alarm's dimensions are exactly InstanceId and path; aggregation publishes that set.
+    assert metrics["aggregation_dimensions"] == [["InstanceId", "path"]]
+    assert metrics["append_dimensions"] == {"InstanceId": "${aws:InstanceId}"}
+    assert str(sandbox.data) in metrics["metrics_collected"]["disk"]["resources"]
+    assert metrics["namespace"] == "CWAgent"

@@ -16,7 +16,9 @@ def install(box: Sandbox, *args: str, **env: str) -> str:
 def test_first_run_installs_everything_without_starting_sourcegraph(sandbox: Sandbox) -> None:
     install(sandbox, "--version", VERSION)
 
-    assert sandbox.calls("dnf") == [["dnf", "install", "-y", "docker", "git", "xfsprogs"]]
+    assert sandbox.calls("dnf") == [
+        ["dnf", "install", "-y", "docker", "git", "xfsprogs", "amazon-cloudwatch-agent"]
+    ]
     assert ["systemctl", "enable", "docker.service"] in sandbox.calls("systemctl")
     plugin = sandbox.root / "usr" / "local" / "lib" / "docker" / "cli-plugins" / "docker-compose"
     assert plugin.read_text() == "fake compose binary\n" and plugin.stat().st_mode & 0o111

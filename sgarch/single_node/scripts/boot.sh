@@ -33,6 +33,7 @@ DOCKER_DAEMON_JSON="${SGARCH_DOCKER_DAEMON_JSON:-$ROOT/etc/docker/daemon.json}"
 DOCKER_DEFAULT_ROOT="${SGARCH_DOCKER_DEFAULT_ROOT:-$ROOT/var/lib/docker}"
 SYSTEMD_DIR="${SGARCH_SYSTEMD_DIR:-$ROOT/etc/systemd/system}"
 LOG_FILE="${SGARCH_LOG:-$ROOT/var/log/sgarch-boot.log}"
+CW_AGENT_CONFIG="${SGARCH_CW_AGENT_CONFIG:-$ROOT/opt/sgarch/cloudwatch-agent.json}"
 # The device name the VolumeAttachment uses; Xen instances see it as /dev/xvdf.
 FALLBACK_DEVICES="${SGARCH_FALLBACK_DEVICES:-/dev/sdf /dev/xvdf}"
 DEVICE_TIMEOUT_SECONDS="${SGARCH_DEVICE_TIMEOUT_SECONDS:-600}"
@@ -387,6 +388,27 @@ migrator_upgrade() {
     log "migrator upgrade finished: the data is at v$VERSION"
 }
 
+# The data-disk alarm watches CWAgent disk_used_percent with exactly the dimensions InstanceId and path,
+# which aggregation_dimensions publishes; the agent comes with install.sh. Monitoring is not worth failing
+# a boot over, so a missing or failing agent is only logged.
+start_cloudwatch_agent() {
+    if ! command -v amazon-cloudwatch-agent-ctl >/dev/null; then
+        log "CloudWatch agent not installed: the data-disk alarm will have no data"
+        return
+    fi
+    mkdir -p "$(dirname "$CW_AGENT_CONFIG")"
+    cat >"$CW_AGENT_CONFIG" <<JSON
+{"agent": {"metrics_collection_interval": 60},
+ "metrics": {"namespace": "CWAgent",
+  "append_dimensions": {"InstanceId": "\${aws:InstanceId}"},
+  "aggregation_dimensions": [["InstanceId", "path"]],
+  "metrics_collected": {"disk": {"measurement": ["used_percent"], "resources": ["$DATA_DIR", "/"]},
+                        "mem": {"measurement": ["mem_used_percent"]}}}}
+JSON
+    amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s -c "file:$CW_AGENT_CONFIG" >/dev/null ||
+        log "the CloudWatch agent did not start: the data-disk alarm will have no data"
+}
+
 main() {
     log "boot started (Sourcegraph v$VERSION, data volume $VOLUME_ID)"
     [[ "$VERSION" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] ||
@@ -403,6 +425,7 @@ main() {
     fi
     mount_data
     STATUS_READY=true
+    start_cloudwatch_agent
     configure_docker
     if [[ -f "$VERSION_MARKER" ]]; then
         data_version="$(tr -d '[:space:]' <"$VERSION_MARKER")"

@@ -55,8 +55,8 @@ install_packages() {
         return
     fi
     command -v dnf >/dev/null || die "dnf not found: install.sh supports Amazon Linux 2023 only"
-    log "installing docker, git and xfsprogs"
-    dnf install -y docker git xfsprogs
+    log "installing docker, git, xfsprogs and the CloudWatch agent"
+    dnf install -y docker git xfsprogs amazon-cloudwatch-agent
     systemctl enable docker.service
     install_compose_plugin
     mkdir -p "$STATE_DIR"
