@@ -81,6 +81,12 @@ class EksClusterArgs(BaseModel):
     """Retention of the control-plane log group (api, audit, authenticator). Default: 90 days."""
     load_balancer_controller: bool = True
     """Install the AWS Load Balancer Controller. Default: on (the Sourcegraph ingress needs it)."""
+    load_balancer_controller_values: dict[str, Any] = Field(default_factory=dict)
+    """Extra values of the controller's chart, merged over sgarch's at the top level (``image`` for a
+    registry mirror, ``defaultTags`` for the load balancers it creates). Default: none."""
+    volume_tags: dict[str, str] = Field(default_factory=dict)
+    """Tags the EBS CSI driver puts on every volume it creates through the default StorageClass. Default:
+    none (the volumes then carry only the driver's own tags)."""
     tags: dict[str, str] = Field(default_factory=dict)
     """Tags on every AWS resource. Default: none."""
 
@@ -147,6 +153,7 @@ class EksClusterArgs(BaseModel):
     @model_validator(mode="after")
     def _combination(self) -> EksClusterArgs:
         validate_tags(self.tags)
+        validate_tags(self.volume_tags, "volume_tags")
         if self.endpoint_public_access and not self.public_access_cidrs:
             raise ConfigError(
                 "public_access_cidrs",

@@ -87,6 +87,11 @@ def kubeconfig_json(cluster_name: str, endpoint: str, ca_data: str, region: str)
     )
 
 
+def _volume_tag_parameters(tags: dict[str, str]) -> dict[str, str]:
+    # The EBS CSI driver's StorageClass tagging parameters: tagSpecification_<n> = "key=value", from 1.
+    return {f"tagSpecification_{i}": f"{key}={value}" for i, (key, value) in enumerate(sorted(tags.items()), 1)}
+
+
 def _nth_subnet(index: int) -> Callable[[Sequence[str]], list[str]]:
     def pick(ids: Sequence[str]) -> list[str]:
         return [ids[index]]
@@ -99,7 +104,8 @@ class EksCluster(pulumi.ComponentResource):
 
     Outputs: ``cluster_name``, ``endpoint``, ``kubeconfig`` (secret), ``kms_key_arn``,
     ``cluster_security_group_id``; plain attributes ``provider`` (a Kubernetes provider on the cluster),
-    ``storage_class_name`` and ``node_plan`` (the packing the node groups come from).
+    ``storage_class_name``, ``node_plan`` (the packing the node groups come from) and ``node_groups`` (one
+    managed node group per zone, in zone order).
     """
 
     cluster_name: pulumi.Output[str]
@@ -110,6 +116,7 @@ class EksCluster(pulumi.ComponentResource):
     provider: k8s.Provider
     storage_class_name: str
     node_plan: NodePlan
+    node_groups: list[aws.eks.NodeGroup]
 
     def __init__(self, name: str, args: EksClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         plan = args.node_plan()
@@ -143,6 +150,7 @@ class EksCluster(pulumi.ComponentResource):
 
         early = [self._addon(cluster_name, addon, child) for addon in _BEFORE_NODES]
         node_groups = self._node_groups(cluster_name, early, child)
+        self.node_groups = node_groups
 
         ebs_role = self._pod_identity_role("ebs-csi", child)
         aws.iam.RolePolicyAttachment(
@@ -196,6 +204,7 @@ class EksCluster(pulumi.ComponentResource):
                     "encrypted": "true",
                     "kmsKeyId": arn,
                     "csi.storage.k8s.io/fstype": "ext4",
+                    **_volume_tag_parameters(args.volume_tags),
                 }
             ),
             # Sourcegraph's repositories and databases outlive a deleted claim; EBS volumes are zonal, so
@@ -432,6 +441,7 @@ class EksCluster(pulumi.ComponentResource):
                 "region": region,
                 "vpcId": self._args.vpc_id,
                 "serviceAccount": {"create": True, "name": LOAD_BALANCER_CONTROLLER_SERVICE_ACCOUNT},
+                **self._args.load_balancer_controller_values,
             },
             opts=pulumi.ResourceOptions(
                 parent=self, provider=self.provider, depends_on=[*depends_on, association]

@@ -34,6 +34,9 @@ class SourcegraphReleaseArgs(BaseModel):
     """Namespace of the release (created). Default: ``sourcegraph``."""
     chart_version: str = SOURCEGRAPH_CHART_VERSION
     """Version of the ``sourcegraph`` chart. Default: the version sgarch's values were checked against."""
+    image_repository: str | None = None
+    """Registry prefix of every Sourcegraph image (the chart's ``sourcegraph.image.repository``), such as
+    a mirror inside your network. Default: the chart's, Docker Hub (``index.docker.io/sourcegraph``)."""
     timeout_seconds: int = 1200
     """How long Helm waits for the release to become ready. Default: 20 minutes (volumes, image pulls)."""
 

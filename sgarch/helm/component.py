@@ -183,6 +183,7 @@ class SourcegraphRelease(pulumi.ComponentResource):
                 if args.redis
                 else None,
                 s3=S3Options(bucket=bucket_id, region=region_name) if args.s3 else None,
+                image_repository=args.image_repository,
             )
 
         values = pulumi.Output.all(hosts, redis_hosts, bucket_name, region, args.certificate_arn).apply(

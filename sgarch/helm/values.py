@@ -143,9 +143,15 @@ def compose_values(
     postgres: PostgresOptions | None = None,
     redis: RedisOptions | None = None,
     s3: S3Options | None = None,
+    image_repository: str | None = None,
 ) -> dict[str, Any]:
-    """The chart values for ``est`` on EKS with the given options (a new dict each call)."""
+    """The chart values for ``est`` on EKS with the given options (a new dict each call).
+
+    ``image_repository`` replaces the chart's registry prefix for every Sourcegraph image (a mirror).
+    """
     values = render_helm_values(est)
+    if image_repository is not None:
+        _merge(values, {"sourcegraph": {"image": {"repository": image_repository}}})
     # The cluster's StorageClass already exists; the chart's own would default to GCP's provisioner.
     _merge(values, {"storageClass": {"create": False, "name": storage_class_name}})
     _merge(values, {"frontend": {"ingress": _ingress(ingress or IngressOptions())}})

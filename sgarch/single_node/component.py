@@ -195,7 +195,10 @@ class SingleNode(pulumi.ComponentResource):
             instance_id=instance.id,
             # Stop Sourcegraph's host before the volume leaves it, so the filesystem is clean.
             stop_instance_before_detaching=True,
-            opts=child,
+            # A volume attaches to one instance at a time: when the instance is replaced, the old attachment
+            # must go before the new one is made (Pulumi's default creates first and would fail VolumeInUse).
+            # The new instance's boot script waits for the volume meanwhile.
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
 
         self._backups(data_volume, partition)

@@ -77,7 +77,7 @@ _NAME_IS_ID = {
 }
 
 # Autonamed property, when it is not ``name``.
-_AUTONAME_PROPERTY = {"aws:s3/bucket:Bucket": "bucket"}
+_AUTONAME_PROPERTY = {"aws:s3/bucket:Bucket": "bucket", "aws:eks/nodeGroup:NodeGroup": "nodeGroupName"}
 
 # Names these services accept are short; the provider truncates the prefix to fit.
 _NAME_MAX = {
@@ -87,6 +87,7 @@ _NAME_MAX = {
     "aws:alb/targetGroup:TargetGroup": 32,
     "aws:iam/role:Role": 64,
     "aws:s3/bucket:Bucket": 63,
+    "aws:eks/nodeGroup:NodeGroup": 63,
 }
 
 # Availability zone ids use a short region code (use1-az1); the common regions are listed, the rest derive one.
@@ -255,6 +256,9 @@ def fake_arn(type_: str, name: str, state: Mapping[str, Any], region: str) -> st
         return f"{head}:s3:::{state.get('bucket') or res_name}"
     if type_ == "aws:eks/cluster:Cluster":
         return f"{head}:eks:{region}:{ACCOUNT_ID}:cluster/{res_name}"
+    if type_ == "aws:eks/nodeGroup:NodeGroup":
+        group = state.get("nodeGroupName") or name
+        return f"{head}:eks:{region}:{ACCOUNT_ID}:nodegroup/{state.get('clusterName')}/{group}/{_uuid(type_, name)}"
     short = _kebab(type_.split(":")[2])
     if type_ in _ID_PREFIXES:
         return f"{head}:{_service(type_)}:{region}:{ACCOUNT_ID}:{short}/{_ID_PREFIXES[type_]}{fake_hex(type_, name)}"

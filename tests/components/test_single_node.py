@@ -53,9 +53,11 @@ def test_instance_and_volumes_per_tier(pulumi_mocks: SgarchMocks, tier: Tier) ->
     assert volume.inputs["throughput"] == spec.data_volume.throughput_mibps
     assert volume.parent_type == "sgarch:single-node:SingleNode"
 
-    attachment = pulumi_mocks.one("aws:ec2/volumeAttachment:VolumeAttachment").inputs
-    assert attachment["deviceName"] == "/dev/sdf"
-    assert attachment["stopInstanceBeforeDetaching"] is True
+    attachment = pulumi_mocks.one("aws:ec2/volumeAttachment:VolumeAttachment")
+    assert attachment.inputs["deviceName"] == "/dev/sdf"
+    assert attachment.inputs["stopInstanceBeforeDetaching"] is True
+    # The old attachment must go before a replacement instance can take the volume.
+    assert attachment.options.delete_before_replace
 
 
 def test_no_ingress_and_no_ssh_without_a_load_balancer(pulumi_mocks: SgarchMocks) -> None:

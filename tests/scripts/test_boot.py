@@ -154,7 +154,7 @@ def test_late_device_is_waited_for(sandbox: Sandbox) -> None:
     sandbox.attach_volume(appear_after=3)
     out = boot(sandbox)
     assert sandbox.calls("sleep") == [["sleep", "5"]] * 3
-    assert f"waiting up to 600s for data volume {VOLUME_ID}" in out
+    assert f"waiting up to 1800s for data volume {VOLUME_ID}" in out
     assert sandbox.calls("mkfs.xfs") == [["mkfs.xfs", "-q", "-L", "sgdata", sandbox.device]]
 
 

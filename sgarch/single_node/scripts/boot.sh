@@ -36,7 +36,9 @@ LOG_FILE="${SGARCH_LOG:-$ROOT/var/log/sgarch-boot.log}"
 CW_AGENT_CONFIG="${SGARCH_CW_AGENT_CONFIG:-$ROOT/opt/sgarch/cloudwatch-agent.json}"
 # The device name the VolumeAttachment uses; Xen instances see it as /dev/xvdf.
 FALLBACK_DEVICES="${SGARCH_FALLBACK_DEVICES:-/dev/sdf /dev/xvdf}"
-DEVICE_TIMEOUT_SECONDS="${SGARCH_DEVICE_TIMEOUT_SECONDS:-600}"
+# On a replacement, Pulumi starts the new instance, then stops the old one to detach the volume; 30 minutes
+# covers a slow stop with room to spare.
+DEVICE_TIMEOUT_SECONDS="${SGARCH_DEVICE_TIMEOUT_SECONDS:-1800}"
 DEVICE_POLL_SECONDS="${SGARCH_DEVICE_POLL_SECONDS:-5}"
 VERSION="${SGARCH_SOURCEGRAPH_VERSION:-}"
 VOLUME_ID="${SGARCH_DATA_VOLUME_ID:-}"
