@@ -80,6 +80,14 @@ def render_plan(result: UpgradePlan) -> str:
     if result.gates:
         lines += ["", "Gates:"]
         lines += [f"  [{g.effect}] {g.id}: {g.title} ({g.why})." for g in result.gates]
+    if result.steps and result.arch.value == "single-node" and result.kind.value == "multi-version":
+        lines += [
+            "",
+            "On single-node the boot script can run each migrator hop for you: snapshot, then pin each stop of",
+            "the path in turn (`pulumi config set sourcegraph_version <stop>`) and `pulumi up`; the new instance",
+            "runs `migrator upgrade` from the data's version before it starts Sourcegraph, and refuses a jump a",
+            "gate forbids (see /mnt/data/.sgarch-upgrade-status). The steps below do the same by hand.",
+        ]
     if result.steps:
         lines += ["", "Steps:"]
     for number, step in enumerate(result.steps, start=1):
