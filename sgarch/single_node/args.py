@@ -13,10 +13,19 @@ from sgarch.sizing import Workload
 from sgarch.tiers import Tier, get_tier
 from sgarch.validation import StrInput, StrListInput
 
-__all__ = ["DEFAULT_SOURCEGRAPH_VERSION", "EgressRule", "LoadBalancerArgs", "SingleNodeArgs"]
+__all__ = [
+    "AMI_NAME_PREFIX",
+    "DEFAULT_SOURCEGRAPH_VERSION",
+    "EgressRule",
+    "LoadBalancerArgs",
+    "SingleNodeArgs",
+]
 
 DEFAULT_SOURCEGRAPH_VERSION = "7.5.4453"
 """The newest deploy-sourcegraph-docker release tag sgarch was checked against."""
+
+AMI_NAME_PREFIX = "sourcegraph-single-node"
+"""Name prefix of the sgarch single-node AMI (``amis/single-node/ami.yaml``): ``<prefix>-<version>-<build>``."""
 
 _VERSION = re.compile(r"^\d+\.\d+\.\d+$")
 _WORLD = ("0.0.0.0/0", "::/0")

@@ -15,7 +15,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from sgarch.single_node.args import SingleNodeArgs
+from sgarch.single_node.args import AMI_NAME_PREFIX, SingleNodeArgs
 from sgarch.sizing import estimate, estimate_for_tier
 from sgarch.sizing.compose import render_compose_override
 from sgarch.sizing.storage import MIN_DATA_VOLUME_GIB, data_volume_gib
@@ -288,7 +288,7 @@ class SingleNode(pulumi.ComponentResource):
             most_recent=True,
             filters=[
                 aws.ec2.GetAmiFilterArgs(
-                    name="name", values=[f"sgarch-single-node-{args.sourcegraph_version}-*"]
+                    name="name", values=[f"{AMI_NAME_PREFIX}-{args.sourcegraph_version}-*"]
                 ),
                 aws.ec2.GetAmiFilterArgs(name="state", values=["available"]),
             ],

@@ -171,7 +171,18 @@ def test_sgarch_ami_is_looked_up_by_name_version_and_owner(pulumi_mocks: SgarchM
     (call,) = pulumi_mocks.invoked("aws:ec2/getAmi:getAmi")
     assert call.args["owners"] == ["111122223333"]
     names = [f["values"] for f in call.args["filters"] if f["name"] == "name"]
-    assert names == [["sgarch-single-node-7.5.4453-*"]]
+    assert names == [["sourcegraph-single-node-7.5.4453-*"]]
+
+
+def test_the_lookup_finds_what_the_ami_builder_names() -> None:
+    from pathlib import Path
+
+    import yaml
+
+    from sgarch.single_node.args import AMI_NAME_PREFIX
+
+    spec = yaml.safe_load((Path(__file__).parents[2] / "amis" / "single-node" / "ami.yaml").read_text())
+    assert spec["name"] == AMI_NAME_PREFIX
 
 
 @pytest.mark.parametrize(
