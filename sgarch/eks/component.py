@@ -89,7 +89,9 @@ def kubeconfig_json(cluster_name: str, endpoint: str, ca_data: str, region: str)
 
 def _volume_tag_parameters(tags: dict[str, str]) -> dict[str, str]:
     # The EBS CSI driver's StorageClass tagging parameters: tagSpecification_<n> = "key=value", from 1.
-    return {f"tagSpecification_{i}": f"{key}={value}" for i, (key, value) in enumerate(sorted(tags.items()), 1)}
+    return {
+        f"tagSpecification_{i}": f"{key}={value}" for i, (key, value) in enumerate(sorted(tags.items()), 1)
+    }
 
 
 def _nth_subnet(index: int) -> Callable[[Sequence[str]], list[str]]:

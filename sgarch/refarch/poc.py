@@ -4,6 +4,10 @@ Generalised from enterprise proofs of concept: nothing is reachable from the int
 SSM Session Manager, users through an internal ALB with HTTPS and a private DNS name, the instance is stopped
 (never deleted) after an expiry date, a budget e-mails at 80% and 100% of a monthly limit, and the data
 volume can be promoted to production by snapshot.
+
+With ``runtime: eks`` the same network, certificate, private zone, budget and expiry wrap an EKS cluster
+(private API endpoint, the smallest node plan for the tier) running the official Helm chart with in-cluster
+databases; after the expiry its node groups are scaled to zero instead of an instance being stopped.
 """
 
 from __future__ import annotations
@@ -12,13 +16,16 @@ import datetime as dt
 import json
 import os
 import re
+from collections.abc import Callable
 from typing import Any, Literal
 
 import pulumi
 import pulumi_aws as aws
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
+from sgarch.eks import EksCluster, EksClusterArgs
 from sgarch.errors import ConfigError
+from sgarch.helm import SourcegraphRelease, SourcegraphReleaseArgs
 from sgarch.network import INTERFACE_ENDPOINT_SERVICES, NatStrategy, Network, NetworkArgs
 from sgarch.single_node.args import DEFAULT_SOURCEGRAPH_VERSION, EgressRule, LoadBalancerArgs, SingleNodeArgs
 from sgarch.single_node.component import SingleNode
@@ -28,13 +35,27 @@ from sgarch.sizing.storage import poc_data_volume_gib
 from sgarch.tiers import Tier
 from sgarch.validation import build
 
-__all__ = ["EXPIRY_TAG", "PocEnvironment", "PocSettings", "deploy", "stop_schedule_expression"]
+__all__ = [
+    "EKS_ENDPOINT_SERVICES",
+    "EXPIRY_TAG",
+    "PocEnvironment",
+    "PocSettings",
+    "deploy",
+    "scale_to_zero_input",
+    "stop_schedule_expression",
+]
 
 EXPIRY_TAG = "expires-on"
 POC_TAG = "poc"
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-# EC2 stopInstances through EventBridge Scheduler's universal target.
+# EC2 stopInstances and EKS updateNodegroupConfig through EventBridge Scheduler's universal target.
 _STOP_TARGET = "arn:aws:scheduler:::aws-sdk:ec2:stopInstances"
+_SCALE_TARGET = "arn:aws:scheduler:::aws-sdk:eks:updateNodegroupConfig"
+EKS_ENDPOINT_SERVICES = ("ec2", "elasticloadbalancing", "eks-auth")
+"""Interface endpoints an EKS POC needs on top of the single node's when there is no NAT: the VPC CNI and
+the EBS CSI driver call EC2, the load balancer controller calls Elastic Load Balancing, and Pod Identity
+exchanges its tokens with EKS Auth."""
+_CLUSTER_NAMESPACE = "sourcegraph"
 
 
 class PocSettings(BaseModel):
@@ -51,6 +72,9 @@ class PocSettings(BaseModel):
     """The monthly cost limit the alerts measure against. Default: $1,000."""
     tier: str = "XS"
     """XS unless sized otherwise. Default: XS."""
+    runtime: Literal["single-node", "eks"] = "single-node"
+    """Where Sourcegraph runs: ``single-node`` (one instance, Docker Compose) or ``eks`` (an EKS cluster with
+    a private API endpoint and the official Helm chart, databases in the cluster). Default: single-node."""
     users: int | None = None
     """Workload for sizing (with ``repos``). Default: a small POC: 50 users, 500 repos, 50 GB."""
     repos: int | None = None
@@ -74,7 +98,8 @@ class PocSettings(BaseModel):
     vpc_cidr: str = "10.50.0.0/16"
     """CIDR of a new private-only VPC. Default: 10.50.0.0/16."""
     interface_endpoints: bool | None = None
-    """VPC interface endpoints (SSM, ECR, logs, STS). Default: on when there is no NAT."""
+    """VPC interface endpoints (SSM, ECR, logs, STS; with runtime eks also EC2, Elastic Load Balancing and EKS
+    Auth). Default: on when there is no NAT."""
     certificate_arn: str | None = None
     """ACM certificate for the ALB. Default: issue one for ``record_name``, validated in ``public_zone_id``."""
     public_zone_id: str | None = None
@@ -93,6 +118,19 @@ class PocSettings(BaseModel):
     """Extra NO_PROXY entries; sgarch already adds the host, the metadata service and Sourcegraph's services."""
     tags: dict[str, str] = {}
     """Extra tags on every resource."""
+    image_registry: str | None = None
+    """runtime eks: registry prefix of Sourcegraph's images inside your network, such as an ECR pull-through
+    cache of Docker Hub (``<account>.dkr.ecr.<region>.amazonaws.com/docker-hub/sourcegraph``). Required when
+    the subnets have no NAT. Default: Docker Hub. Single-node ignores it (its AMI has the images)."""
+    load_balancer_controller_image: str | None = None
+    """runtime eks: repository of the AWS Load Balancer Controller image inside your network, such as an ECR
+    pull-through cache of public.ecr.aws (``.../ecr-public/eks/aws-load-balancer-controller``). Required
+    when the subnets have no NAT. Default: public.ecr.aws. Single-node ignores it."""
+    admin_principal_arns: tuple[str, ...] = ()
+    """runtime eks: IAM roles or users given cluster-admin. Default: only the identity that runs Pulumi."""
+    api_access_cidrs: tuple[str, ...] = ()
+    """runtime eks: networks that may reach the private Kubernetes API on 443 (where Pulumi and kubectl run).
+    Default: the ALB's networks (``allowed_cidrs``, or the new VPC's CIDR)."""
 
     @field_validator("budget_emails")
     @classmethod
@@ -135,7 +173,9 @@ class PocSettings(BaseModel):
                 None,
                 "give an ACM certificate ARN, or a public Route53 zone to validate a new certificate in",
             )
-        if self.image == "stock" and not (self.subnets_have_nat or self.http_proxy):
+        if self.runtime == "eks":
+            self._eks_combinations()
+        elif self.image == "stock" and not (self.subnets_have_nat or self.http_proxy):
             raise ConfigError(
                 "image",
                 "sgarch when the subnets have neither NAT nor a proxy",
@@ -150,6 +190,41 @@ class PocSettings(BaseModel):
                 "give both",
             )
         return self
+
+    def _eks_combinations(self) -> None:
+        unused = {
+            "egress_allowlist": self.egress_allowlist,
+            "http_proxy": self.http_proxy,
+            "ami_id": self.ami_id,
+        }
+        for key, value in unused.items():
+            if value:
+                raise ConfigError(
+                    key,
+                    "unset with runtime eks",
+                    list(value) if isinstance(value, tuple) else value,
+                    "it applies to the single node only; with eks, pods reach code hosts through the "
+                    "subnets' own routes (NAT, transit gateway, VPN)",
+                )
+        has_nat = bool(self.vpc_id) and self.subnets_have_nat
+        if not has_nat:
+            for key in ("image_registry", "load_balancer_controller_image"):
+                if not getattr(self, key):
+                    raise ConfigError(
+                        key,
+                        "set with runtime eks when the subnets have no NAT",
+                        None,
+                        "nodes pull container images at run time: mirror them into ECR (a pull-through "
+                        "cache) and give its repository, or use subnets with NAT",
+                    )
+        if self.vpc_id and not self.allowed_cidrs:
+            raise ConfigError(
+                "allowed_cidrs",
+                "set with runtime eks and vpc_id",
+                [],
+                "list your VPC's CIDR or your users' networks; the load balancer controller would otherwise "
+                "open the internal ALB to 0.0.0.0/0",
+            )
 
     def expiry(self, today: dt.date | None = None) -> dt.date:
         """``expires_on`` as a date, checked to be in the future and at most a year away.
@@ -210,12 +285,18 @@ def _no_proxy(extra: tuple[str, ...]) -> str:
 
 
 class PocEnvironment(pulumi.ComponentResource):
-    """A private, time-boxed Sourcegraph POC. Outputs: url, instance_id, data_volume_id, expires_on."""
+    """A private, time-boxed Sourcegraph POC.
+
+    Outputs (``outputs`` holds them as the stack exports them): ``url`` and ``expires_on``; with the single
+    node ``instance_id`` and ``data_volume_id``; with EKS ``cluster_name``, ``kubeconfig`` (secret),
+    ``node_group_names`` and ``dns_record`` (the record to create once the ALB exists).
+    """
 
     url: pulumi.Output[str]
-    instance_id: pulumi.Output[str]
-    data_volume_id: pulumi.Output[str]
     expires_on: str
+    instance_id: pulumi.Output[str] | None
+    data_volume_id: pulumi.Output[str] | None
+    outputs: dict[str, Any]
 
     def __init__(
         self,
@@ -225,10 +306,14 @@ class PocEnvironment(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         expiry = settings.expiry(today)
-        super().__init__("sgarch:refarch:PocEnvironment", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         tags = {POC_TAG: name, EXPIRY_TAG: expiry.isoformat(), "ManagedBy": "sgarch"} | dict(settings.tags)
         workload = settings.workload()
+        cluster_args = _cluster_args(name, settings, workload, tags) if settings.runtime == "eks" else None
+        if cluster_args is not None:
+            # Pack the nodes (and fail on a bad combination) before the first resource is registered.
+            cluster_args.node_plan()
+        super().__init__("sgarch:refarch:PocEnvironment", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
 
         has_nat = settings.subnets_have_nat if settings.vpc_id else False
         endpoints = settings.interface_endpoints if settings.interface_endpoints is not None else not has_nat
@@ -256,6 +341,27 @@ class PocEnvironment(pulumi.ComponentResource):
 
         zone_id = self._private_zone(name, settings, network.vpc_id, tags)
         certificate_arn = settings.certificate_arn or self._certificate(name, settings, tags)
+        self.expires_on = expiry.isoformat()
+        if cluster_args is None:
+            self._single_node(name, settings, network, zone_id, certificate_arn, expiry, tags)
+        else:
+            if endpoints:
+                self._eks_endpoints(name, network, tags)
+            self._eks(name, settings, cluster_args, network, zone_id, certificate_arn, expiry, tags)
+        self._budget(name, settings, tags)
+        self.register_outputs(dict(self.outputs))
+
+    def _single_node(
+        self,
+        name: str,
+        settings: PocSettings,
+        network: Network,
+        zone_id: pulumi.Input[str],
+        certificate_arn: pulumi.Input[str],
+        expiry: dt.date,
+        tags: dict[str, str],
+    ) -> None:
+        workload = settings.workload()
         egress = None
         if settings.egress_allowlist:
             egress = tuple(build(EgressRule, None, **rule) for rule in settings.egress_allowlist)
@@ -299,23 +405,106 @@ class PocEnvironment(pulumi.ComponentResource):
                 extra_env=env,
                 tags=tags,
             ),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
         self._stop_after_expiry(name, node, expiry, tags)
-        self._budget(name, settings, tags)
-
         self.url = node.url
         self.instance_id = node.instance_id
         self.data_volume_id = node.data_volume_id
-        self.expires_on = expiry.isoformat()
-        self.register_outputs(
-            {
-                "url": self.url,
-                "instance_id": self.instance_id,
-                "data_volume_id": self.data_volume_id,
-                "expires_on": self.expires_on,
-            }
+        self.outputs = {
+            "url": self.url,
+            "instance_id": self.instance_id,
+            "data_volume_id": self.data_volume_id,
+            "expires_on": self.expires_on,
+        }
+
+    def _eks(
+        self,
+        name: str,
+        settings: PocSettings,
+        cluster_args: EksClusterArgs,
+        network: Network,
+        zone_id: pulumi.Input[str],
+        certificate_arn: pulumi.Input[str],
+        expiry: dt.date,
+        tags: dict[str, str],
+    ) -> None:
+        cluster = EksCluster(
+            name,
+            cluster_args.model_copy(
+                update={"vpc_id": network.vpc_id, "private_subnet_ids": network.private_subnet_ids}
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
         )
+        release = SourcegraphRelease(
+            f"{name}-sourcegraph",
+            build(
+                SourcegraphReleaseArgs,
+                None,
+                estimate=cluster.node_plan.estimate,
+                cluster_name=cluster.cluster_name,
+                storage_class_name=cluster.storage_class_name,
+                namespace=_CLUSTER_NAMESPACE,
+                image_repository=settings.image_registry,
+                internet_facing=False,
+                certificate_arn=certificate_arn,
+                host=settings.record_name,
+                inbound_cidrs=_alb_cidrs(settings),
+                tags=tags,
+            ),
+            opts=pulumi.ResourceOptions(parent=self, providers=[cluster.provider], depends_on=[cluster]),
+        )
+        self._scale_to_zero_after_expiry(name, cluster, expiry, tags)
+        self.url = pulumi.Output.from_input(f"https://{settings.record_name}")
+        self.instance_id = None
+        self.data_volume_id = None
+        self.outputs = {
+            "url": self.url,
+            "expires_on": self.expires_on,
+            "cluster_name": cluster.cluster_name,
+            "kubeconfig": cluster.kubeconfig,
+            "node_group_names": pulumi.Output.all(*[g.node_group_name for g in cluster.node_groups]),
+            "dns_record": pulumi.Output.from_input(zone_id).apply(
+                lambda zone: _dns_instruction(settings.record_name, zone, release.namespace)
+            ),
+        }
+
+    def _eks_endpoints(self, name: str, network: Network, tags: dict[str, str]) -> None:
+        # Network validates its endpoint list against the single node's needs; the cluster's extra ones
+        # are the POC's own wiring.
+        child = pulumi.ResourceOptions(parent=self)
+        group = aws.ec2.SecurityGroup(
+            f"{name}-eks-endpoints-sg",
+            vpc_id=network.vpc_id,
+            description="HTTPS from inside the VPC to the EKS POC's interface endpoints",
+            tags=tags | {"Name": f"{name}-eks-endpoints-sg"},
+            opts=child,
+        )
+        aws.vpc.SecurityGroupIngressRule(
+            f"{name}-eks-endpoints-https",
+            security_group_id=group.id,
+            cidr_ipv4=network.vpc_cidr,
+            ip_protocol="tcp",
+            from_port=443,
+            to_port=443,
+            description="HTTPS from the VPC",
+            tags=tags | {"Name": f"{name}-eks-endpoints-https"},
+            opts=child,
+        )
+        region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self)).region
+        for service in EKS_ENDPOINT_SERVICES:
+            endpoint = f"{name}-{service}"
+            aws.ec2.VpcEndpoint(
+                endpoint,
+                vpc_id=network.vpc_id,
+                service_name=region.apply(_service_name(service)),
+                vpc_endpoint_type="Interface",
+                subnet_ids=network.private_subnet_ids,
+                security_group_ids=[group.id],
+                private_dns_enabled=True,
+                tags=tags | {"Name": endpoint},
+                opts=child,
+            )
 
     def _private_zone(
         self, name: str, settings: PocSettings, vpc_id: pulumi.Input[str], tags: dict[str, str]
@@ -361,7 +550,9 @@ class PocEnvironment(pulumi.ComponentResource):
         )
         return validation.certificate_arn
 
-    def _stop_after_expiry(self, name: str, node: SingleNode, expiry: dt.date, tags: dict[str, str]) -> None:
+    def _scheduler_role(
+        self, name: str, description: str, policy: pulumi.Output[str], tags: dict[str, str]
+    ) -> tuple[aws.iam.Role, aws.scheduler.ScheduleGroup]:
         child = pulumi.ResourceOptions(parent=self)
         trust = json.dumps(
             {
@@ -376,42 +567,70 @@ class PocEnvironment(pulumi.ComponentResource):
             }
         )
         role = aws.iam.Role(
-            f"{name}-stop",
-            assume_role_policy=trust,
-            description="sgarch POC: lets EventBridge Scheduler stop the POC instance after its expiry",
-            tags=tags,
-            opts=child,
+            f"{name}-stop", assume_role_policy=trust, description=description, tags=tags, opts=child
         )
-        aws.iam.RolePolicy(
-            f"{name}-stop",
-            role=role.name,
-            policy=node.instance.arn.apply(
-                lambda arn: json.dumps(
-                    {
-                        "Version": "2012-10-17",
-                        "Statement": [{"Effect": "Allow", "Action": "ec2:StopInstances", "Resource": arn}],
-                    }
-                )
-            ),
-            opts=child,
-        )
+        aws.iam.RolePolicy(f"{name}-stop", role=role.name, policy=policy, opts=child)
         group = aws.scheduler.ScheduleGroup(f"{name}-expiry", tags=tags, opts=child)
-        start = dt.datetime.combine(expiry + dt.timedelta(days=1), dt.time(0, 0), tzinfo=dt.timezone.utc)
+        return role, group
+
+    def _stop_after_expiry(self, name: str, node: SingleNode, expiry: dt.date, tags: dict[str, str]) -> None:
+        role, group = self._scheduler_role(
+            name,
+            "sgarch POC: lets EventBridge Scheduler stop the POC instance after its expiry",
+            node.instance.arn.apply(lambda arn: _allow("ec2:StopInstances", arn)),
+            tags,
+        )
+        start = _first_stop(expiry)
         aws.scheduler.Schedule(
             f"{name}-stop-after-expiry",
             group_name=group.name,
-            description=f"Stop the POC instance every hour from {start.date().isoformat()}; it is never deleted",
+            description=f"Stop the POC instance every hour from {start[:10]}; it is never deleted",
             schedule_expression=stop_schedule_expression(),
             schedule_expression_timezone="UTC",
-            start_date=start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            start_date=start,
             flexible_time_window=aws.scheduler.ScheduleFlexibleTimeWindowArgs(mode="OFF"),
             target=aws.scheduler.ScheduleTargetArgs(
                 arn=_STOP_TARGET,
                 role_arn=role.arn,
                 input=node.instance_id.apply(lambda instance: json.dumps({"InstanceIds": [instance]})),
             ),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
+
+    def _scale_to_zero_after_expiry(
+        self, name: str, cluster: EksCluster, expiry: dt.date, tags: dict[str, str]
+    ) -> None:
+        groups = cluster.node_groups
+        role, group = self._scheduler_role(
+            name,
+            "sgarch POC: lets EventBridge Scheduler scale the POC's node groups to zero after its expiry",
+            pulumi.Output.all(*[g.arn for g in groups]).apply(
+                lambda arns: _allow("eks:UpdateNodegroupConfig", list(arns))
+            ),
+            tags,
+        )
+        start = _first_stop(expiry)
+        for i, node_group in enumerate(groups):
+            aws.scheduler.Schedule(
+                f"{name}-stop-nodes-{i}",
+                group_name=group.name,
+                description=(
+                    f"Scale node group {i} of the POC to zero every hour from {start[:10]}; "
+                    "nothing is deleted, the control plane keeps running"
+                ),
+                schedule_expression=stop_schedule_expression(),
+                schedule_expression_timezone="UTC",
+                start_date=start,
+                flexible_time_window=aws.scheduler.ScheduleFlexibleTimeWindowArgs(mode="OFF"),
+                target=aws.scheduler.ScheduleTargetArgs(
+                    arn=_SCALE_TARGET,
+                    role_arn=role.arn,
+                    input=pulumi.Output.all(
+                        node_group.cluster_name, node_group.node_group_name, node_group.scaling_config
+                    ).apply(lambda v: scale_to_zero_input(v[0], v[1], _max_size(v[2]))),
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
 
     def _budget(self, name: str, settings: PocSettings, tags: dict[str, str]) -> None:
         aws.budgets.Budget(
@@ -441,10 +660,85 @@ class PocEnvironment(pulumi.ComponentResource):
 
 def deploy(name: str, settings: PocSettings, today: dt.date | None = None) -> dict[str, Any]:
     """Create the POC and return the stack outputs."""
-    poc = PocEnvironment(name, settings, today)
-    return {
-        "url": poc.url,
-        "instance_id": poc.instance_id,
-        "data_volume_id": poc.data_volume_id,
-        "expires_on": poc.expires_on,
+    return PocEnvironment(name, settings, today).outputs
+
+
+def _service_name(service: str) -> Callable[[str], str]:
+    return lambda region: f"com.amazonaws.{region}.{service}"
+
+
+def _first_stop(expiry: dt.date) -> str:
+    start = dt.datetime.combine(expiry + dt.timedelta(days=1), dt.time(0, 0), tzinfo=dt.timezone.utc)
+    return start.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _allow(action: str, resource: str | list[str]) -> str:
+    return json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": action, "Resource": resource}]}
+    )
+
+
+def scale_to_zero_input(cluster_name: str, node_group_name: str, max_size: float) -> str:
+    """The EKS ``UpdateNodegroupConfig`` request that scales one node group to zero nodes.
+
+    Member names are the API's own (botocore's ``eks`` model); ``maxSize`` must stay at least 1, so the
+    group keeps its own maximum and only the minimum and desired sizes drop to zero.
+    """
+    return json.dumps(
+        {
+            "clusterName": cluster_name,
+            "nodegroupName": node_group_name,
+            "scalingConfig": {"minSize": 0, "maxSize": max(1, int(max_size)), "desiredSize": 0},
+        }
+    )
+
+
+def _max_size(scaling_config: Any) -> float:
+    # An output type from the engine, a plain dict from mocks or a preview.
+    if isinstance(scaling_config, dict):
+        return float(scaling_config.get("max_size") or scaling_config.get("maxSize") or 1)
+    return float(getattr(scaling_config, "max_size", None) or 1)
+
+
+def _alb_cidrs(settings: PocSettings) -> tuple[str, ...]:
+    # The settings validator requires allowed_cidrs with vpc_id, so a new VPC is the only fallback.
+    return settings.allowed_cidrs or (settings.vpc_cidr,)
+
+
+def _dns_instruction(record_name: str, zone_id: str, namespace: str) -> str:
+    return (
+        f"create {record_name} in Route53 zone {zone_id} as an alias (or CNAME) of the ALB named by "
+        f"`kubectl -n {namespace} get ingress` once the load balancer controller has created it"
+    )
+
+
+def _cluster_args(
+    name: str, settings: PocSettings, workload: Workload, tags: dict[str, str]
+) -> EksClusterArgs:
+    """The cluster's arguments with placeholder network ids, so they can be validated and packed first."""
+    lbc_values: dict[str, Any] = {
+        # The controller's own tags let the budget (poc tag) and the expiry review find the ALB.
+        "defaultTags": dict(tags),
+        # An internal POC ALB uses neither WAF nor Shield; off, the controller never calls those APIs.
+        "enableShield": False,
+        "enableWaf": False,
+        "enableWafv2": False,
     }
+    if settings.load_balancer_controller_image:
+        lbc_values["image"] = {"repository": settings.load_balancer_controller_image}
+    return build(
+        EksClusterArgs,
+        None,
+        vpc_id="pending",
+        private_subnet_ids=["pending"] * 2,
+        availability_zone_count=2,
+        tier=settings.tier or Tier.XS,
+        workload=workload,
+        cluster_name=f"sourcegraph-{name}",
+        admin_principal_arns=settings.admin_principal_arns,
+        endpoint_public_access=False,
+        private_access_cidrs=settings.api_access_cidrs or _alb_cidrs(settings),
+        load_balancer_controller_values=lbc_values,
+        volume_tags=tags,
+        tags=tags,
+    )

@@ -27,6 +27,16 @@ VARIANTS = [
     ("poc", {}),
     ("poc", {"vpc_id": "", "subnet_ids": "[]", "certificate_arn": "", "public_zone_id": "Z0PUBLIC"}),
     ("eks", {"tier": "XS"}),
+    (
+        "poc",
+        {
+            "runtime": "eks",
+            "http_proxy": "",
+            "allowed_cidrs": '["10.0.0.0/16"]',
+            "image_registry": "123456789012.dkr.ecr.us-east-1.amazonaws.com/docker-hub/sourcegraph",
+            "load_balancer_controller_image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/eks/aws-load-balancer-controller",
+        },
+    ),
 ]
 _ARGS_NAME = re.compile(r"'(\w+Args)'")
 
