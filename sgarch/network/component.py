@@ -270,8 +270,14 @@ class Network(pulumi.ComponentResource):
             zones = pulumi.Output.from_input(list(args.availability_zones))
         else:
             count = args.effective_az_count
+            # Only the region's own zones: Local and Wavelength Zones (opt-in) lack services a VPC layout
+            # assumes, such as NAT gateways and most instance types.
             found = aws.get_availability_zones_output(
-                state="available", opts=pulumi.InvokeOutputOptions(parent=self)
+                state="available",
+                filters=[
+                    aws.GetAvailabilityZonesFilterArgs(name="opt-in-status", values=["opt-in-not-required"])
+                ],
+                opts=pulumi.InvokeOutputOptions(parent=self),
             )
             zones = found.names.apply(lambda names: _first_zones(names, count))
 
@@ -315,6 +321,7 @@ class Network(pulumi.ComponentResource):
         ]
 
         route_tables: list[aws.ec2.RouteTable] = []
+        igw: aws.ec2.InternetGateway | None = None
         if public:
             igw = aws.ec2.InternetGateway(
                 self._n("igw"), vpc_id=vpc.id, tags=self._tagged(self._n("igw")), opts=child
@@ -351,7 +358,8 @@ class Network(pulumi.ComponentResource):
                     subnet_id=public[i].id,
                     connectivity_type="public",
                     tags=self._tagged(self._n("nat", i)),
-                    opts=child,
+                    # A public NAT gateway needs the internet gateway attached first; nothing else orders them.
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[igw] if igw is not None else []),
                 )
             )
 

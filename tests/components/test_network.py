@@ -222,3 +222,12 @@ def test_args_are_frozen_and_strict() -> None:
         NetworkArgs(azs=3)  # type: ignore[call-arg]
     assert args.effective_nat_strategy is NatStrategy.SINGLE
     assert NetworkArgs(private_only=True).effective_nat_strategy is NatStrategy.NONE
+
+
+def test_nat_waits_for_the_internet_gateway_and_zones_exclude_local_zones(pulumi_mocks: SgarchMocks) -> None:
+    pulumi_mocks.run(lambda: Network("net", NetworkArgs(nat_strategy=NatStrategy.ONE_PER_AZ)))
+    igw = pulumi_mocks.one("aws:ec2/internetGateway:InternetGateway")
+    for nat in pulumi_mocks.by_type("aws:ec2/natGateway:NatGateway"):
+        assert igw.urn in nat.options.depends_on
+    (call,) = pulumi_mocks.invoked("aws:index/getAvailabilityZones:getAvailabilityZones")
+    assert {"name": "opt-in-status", "values": ["opt-in-not-required"]} in call.args["filters"]
