@@ -179,11 +179,13 @@ class SingleNode(pulumi.ComponentResource):
                 encrypted=True,
                 kms_key_id=args.data_volume_kms_key_id,
                 delete_on_termination=True,
+                tags=self._tags("root"),
             ),
             maintenance_options=aws.ec2.InstanceMaintenanceOptionsArgs(auto_recovery="default"),
             user_data=user_data,
             user_data_replace_on_change=True,
-            volume_tags=self._tags("root"),
+            # Not volume_tags: the provider applies those to every attached volume, the data volume included,
+            # and would strip its own tags (the DLM backup tag among them) on the next update.
             tags=self._tags("instance") | {"Name": f"{name}-sourcegraph"},
             opts=child,
         )

@@ -42,6 +42,9 @@ def test_instance_and_volumes_per_tier(pulumi_mocks: SgarchMocks, tier: Tier) ->
     assert "keyName" not in instance
     assert instance["associatePublicIpAddress"] is False
     assert instance["userDataReplaceOnChange"] is True
+    # volume_tags would overwrite the data volume's tags (and its backup tag) through the attachment.
+    assert "volumeTags" not in instance
+    assert instance["rootBlockDevice"]["tags"]["sgarch:role"] == "root"
 
     volume = pulumi_mocks.one(VOLUME)
     assert volume.inputs["encrypted"] is True
