@@ -168,6 +168,14 @@ class EksClusterArgs(BaseModel):
                 False,
                 "turn the public endpoint on, or drop public_access_cidrs",
             )
+        if not self.bootstrap_cluster_creator_admin and not self.admin_principal_arns:
+            # Nobody could reach the API: Pulumi itself could not create the StorageClass or the releases.
+            raise ConfigError(
+                "admin_principal_arns",
+                "set when bootstrap_cluster_creator_admin is off",
+                [],
+                "list the role Pulumi runs as, or keep bootstrap_cluster_creator_admin on",
+            )
         if self.cluster_name is not None and not _CLUSTER_NAME.match(self.cluster_name):
             raise ConfigError(
                 "cluster_name", "1 to 100 letters, digits, '-' and '_'", self.cluster_name, "rename it"

@@ -134,7 +134,7 @@ class EksCluster(pulumi.ComponentResource):
         key_arn = self._kms_key(child)
         cluster = self._cluster(key_arn, child)
         cluster_name: pulumi.Output[str] = cluster.name
-        self._access_entries(cluster_name, cluster, child)
+        admin_grants = self._access_entries(cluster_name, child)
 
         sg_id = cluster.vpc_config.apply(lambda c: c.cluster_security_group_id or "")
         for i, cidr in enumerate(args.private_access_cidrs):
@@ -150,20 +150,22 @@ class EksCluster(pulumi.ComponentResource):
                 opts=child,
             )
 
-        early = [self._addon(cluster_name, addon, child) for addon in _BEFORE_NODES]
-        node_groups = self._node_groups(cluster_name, early, child)
+        early = {addon: self._addon(cluster_name, addon, child) for addon in _BEFORE_NODES}
+        node_groups = self._node_groups(cluster_name, list(early.values()), child)
         self.node_groups = node_groups
 
         ebs_role = self._pod_identity_role("ebs-csi", child)
-        aws.iam.RolePolicyAttachment(
-            self._n("ebs-csi-policy"), role=ebs_role.name, policy_arn=iam.EBS_CSI_POLICY_ARN, opts=child
-        )
-        aws.iam.RolePolicy(
-            self._n("ebs-csi-kms"),
-            role=ebs_role.name,
-            policy=pulumi.Output.from_input(key_arn).apply(iam.kms_for_ebs_policy),
-            opts=child,
-        )
+        ebs_policies: list[pulumi.Resource] = [
+            aws.iam.RolePolicyAttachment(
+                self._n("ebs-csi-policy"), role=ebs_role.name, policy_arn=iam.EBS_CSI_POLICY_ARN, opts=child
+            ),
+            aws.iam.RolePolicy(
+                self._n("ebs-csi-kms"),
+                role=ebs_role.name,
+                policy=pulumi.Output.from_input(key_arn).apply(iam.kms_for_ebs_policy),
+                opts=child,
+            ),
+        ]
         ebs_association = aws.eks.PodIdentityAssociation(
             self._n("ebs-csi"),
             cluster_name=cluster_name,
@@ -179,7 +181,8 @@ class EksCluster(pulumi.ComponentResource):
                 addon,
                 pulumi.ResourceOptions(
                     parent=self,
-                    depends_on=[*node_groups, ebs_association]
+                    # The controller's first volume needs its credentials and their permissions in place.
+                    depends_on=[*node_groups, ebs_association, *ebs_policies]
                     if addon == "aws-ebs-csi-driver"
                     else node_groups,
                 ),
@@ -191,7 +194,13 @@ class EksCluster(pulumi.ComponentResource):
             cluster_name, cluster.endpoint, cluster.certificate_authority, region
         ).apply(lambda v: kubeconfig_json(v[0], v[1] or "", (v[2] or {}).get("data") or "", v[3] or ""))
         self.kubeconfig = pulumi.Output.secret(kubeconfig)
-        self.provider = k8s.Provider(self._n("k8s"), kubeconfig=self.kubeconfig, opts=child)
+        # Everything sent through the provider waits for the admin access entries: without the creator's
+        # bootstrap admin, they are the only way Pulumi is authorised on the cluster.
+        self.provider = k8s.Provider(
+            self._n("k8s"),
+            kubeconfig=self.kubeconfig,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=admin_grants),
+        )
 
         k8s.storage.v1.StorageClass(
             self._n("gp3"),
@@ -220,7 +229,13 @@ class EksCluster(pulumi.ComponentResource):
         )
 
         if args.load_balancer_controller:
-            self._load_balancer_controller(cluster_name, region, [*node_groups, early[2]], child)
+            # The controller's pods need the Pod Identity agent for credentials and DNS to reach AWS.
+            self._load_balancer_controller(
+                cluster_name,
+                region,
+                [*node_groups, early["eks-pod-identity-agent"], late["coredns"]],
+                child,
+            )
 
         self.cluster_name = cluster_name
         self.endpoint = cluster.endpoint
@@ -307,8 +322,9 @@ class EksCluster(pulumi.ComponentResource):
         )
 
     def _access_entries(
-        self, cluster_name: pulumi.Output[str], cluster: aws.eks.Cluster, child: pulumi.ResourceOptions
-    ) -> None:
+        self, cluster_name: pulumi.Output[str], child: pulumi.ResourceOptions
+    ) -> list[aws.eks.AccessPolicyAssociation]:
+        grants = []
         for i, arn in enumerate(self._args.admin_principal_arns):
             entry = aws.eks.AccessEntry(
                 self._n("admin", i),
@@ -318,14 +334,17 @@ class EksCluster(pulumi.ComponentResource):
                 tags=self._tagged(self._n("admin", i)),
                 opts=child,
             )
-            aws.eks.AccessPolicyAssociation(
-                self._n("admin", i, "policy"),
-                cluster_name=cluster_name,
-                principal_arn=arn,
-                policy_arn=_ADMIN_POLICY,
-                access_scope={"type": "cluster"},
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[entry]),
+            grants.append(
+                aws.eks.AccessPolicyAssociation(
+                    self._n("admin", i, "policy"),
+                    cluster_name=cluster_name,
+                    principal_arn=arn,
+                    policy_arn=_ADMIN_POLICY,
+                    access_scope={"type": "cluster"},
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[entry]),
+                )
             )
+        return grants
 
     def _addon(
         self, cluster_name: pulumi.Output[str], addon: str, opts: pulumi.ResourceOptions
@@ -418,7 +437,7 @@ class EksCluster(pulumi.ComponentResource):
             tags=self._tagged(self._n("lbc-policy")),
             opts=child,
         )
-        aws.iam.RolePolicyAttachment(
+        attachment = aws.iam.RolePolicyAttachment(
             self._n("lbc-policy-attachment"), role=role.name, policy_arn=policy.arn, opts=child
         )
         association = aws.eks.PodIdentityAssociation(
@@ -446,6 +465,6 @@ class EksCluster(pulumi.ComponentResource):
                 **self._args.load_balancer_controller_values,
             },
             opts=pulumi.ResourceOptions(
-                parent=self, provider=self.provider, depends_on=[*depends_on, association]
+                parent=self, provider=self.provider, depends_on=[*depends_on, association, attachment]
             ),
         )

@@ -7,6 +7,7 @@ databases also refuse deletion themselves and leave a final snapshot.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -23,6 +24,7 @@ __all__ = [
     "REDIS_NODE_TYPES",
     "ManagedPostgres",
     "ManagedRedis",
+    "aws_identifier",
     "bucket",
     "postgres",
     "postgres_instance_class",
@@ -52,6 +54,38 @@ REDIS_NODE_TYPES: tuple[tuple[str, float], ...] = (
     ("cache.m6g.8xlarge", 103.68),
 )
 _GIB_PER_GB = 1e9 / 2**30
+
+# RDS instance identifiers are at most 63 characters; the provider appends a 26-character unique suffix to
+# `identifier_prefix`, so the prefix (with its trailing hyphen) gets 37.
+_RDS_IDENTIFIER_PREFIX_LENGTH = 63 - 26
+_REPLICATION_GROUP_ID_LENGTH = 40
+_NOT_IDENTIFIER = re.compile(r"[^a-z0-9]+")
+
+
+def aws_identifier(name: str, max_length: int) -> str:
+    """``name`` as an RDS or ElastiCache identifier: lowercase letters, digits and single hyphens, starting
+    with a letter, at most ``max_length`` characters, not ending with a hyphen.
+
+    A name that already obeys these rules comes back unchanged, so identifiers of existing resources stay
+    put. Pulumi stack names may hold capitals, ``_`` and ``.``, which these APIs reject.
+    """
+    text = _NOT_IDENTIFIER.sub("-", name.lower()).strip("-")
+    if not text[:1].isalpha():
+        text = f"sg-{text}".rstrip("-")
+    return text[:max_length].rstrip("-")
+
+
+def _replication_group_ids(n: Namer, shorts: Sequence[str]) -> dict[str, str]:
+    ids = {short: aws_identifier(n(short), _REPLICATION_GROUP_ID_LENGTH) for short in shorts}
+    if len(set(ids.values())) == len(ids):
+        return ids
+    # Truncation made them equal (a long stack name): shorten the shared prefix, keep each suffix whole.
+    out = {}
+    for short in shorts:
+        room = _REPLICATION_GROUP_ID_LENGTH - len(short) - 1
+        prefix = n(short).removesuffix(f"-{short}")
+        out[short] = f"{aws_identifier(prefix, room)}-{short}"
+    return out
 
 
 def postgres_instance_class(svc: ServiceEstimate) -> str:
@@ -154,7 +188,7 @@ def postgres(
         storage = max(svc.storage_gb, 100)
         instances[key] = aws.rds.Instance(
             n(short),
-            identifier_prefix=f"{n(short)[:40]}-",
+            identifier_prefix=f"{aws_identifier(n(short), _RDS_IDENTIFIER_PREFIX_LENGTH - 1)}-",
             engine="postgres",
             # Major version only: RDS applies minor upgrades in the maintenance window.
             engine_version="16",
@@ -180,7 +214,7 @@ def postgres(
             delete_automated_backups=False,
             deletion_protection=True,
             skip_final_snapshot=False,
-            final_snapshot_identifier=f"{n(short)}-final",
+            final_snapshot_identifier=f"{aws_identifier(n(short), 249)}-final",
             tags=tagged(n(short)),
             opts=_kept(parent),
         )
@@ -218,13 +252,15 @@ def redis(
         opts=child,
     )
 
+    group_ids = _replication_group_ids(n, ("redis-cache", "redis-store"))
+
     def replication_group(
         short: str, svc: ServiceEstimate, durable: bool
     ) -> aws.elasticache.ReplicationGroup:
         name = n(short)
         return aws.elasticache.ReplicationGroup(
             name,
-            replication_group_id=name[:40].lower().rstrip("-"),
+            replication_group_id=group_ids[short],
             description=f"Sourcegraph {short}",
             engine="redis",
             engine_version="7.1",
@@ -242,7 +278,7 @@ def redis(
             auto_minor_version_upgrade=True,
             # The store holds user sessions and settings worth a daily snapshot; the cache does not.
             snapshot_retention_limit=7 if durable else 0,
-            final_snapshot_identifier=f"{name}-final" if durable else None,
+            final_snapshot_identifier=f"{aws_identifier(name, 249)}-final" if durable else None,
             tags=tagged(name),
             opts=_kept(parent) if durable else child,
         )

@@ -156,6 +156,38 @@ def test_load_balancer_controller(pulumi_mocks: SgarchMocks, cluster: EksCluster
     assert {"elasticloadbalancing:CreateLoadBalancer", "ec2:CreateSecurityGroup"} <= actions
 
 
+def test_real_aws_ordering(pulumi_mocks: SgarchMocks, cluster: EksCluster) -> None:
+    addons = {r.inputs["addonName"]: r for r in pulumi_mocks.by_type(ADDON)}
+    groups = [g.urn for g in pulumi_mocks.by_type(NODE_GROUP)]
+    # Networking, kube-proxy and pod credentials exist before the first node joins; the rest after.
+    for group in pulumi_mocks.by_type(NODE_GROUP):
+        for name in ("vpc-cni", "kube-proxy", "eks-pod-identity-agent"):
+            assert addons[name].urn in group.options.depends_on
+    for name in ("coredns", "aws-ebs-csi-driver"):
+        assert set(groups) <= set(addons[name].options.depends_on)
+    # The EBS CSI controller starts with its role's permissions attached, not only its association.
+    ebs_policies = {
+        pulumi_mocks.one("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "sg-ebs-csi-policy").urn,
+        pulumi_mocks.one("aws:iam/rolePolicy:RolePolicy", "sg-ebs-csi-kms").urn,
+    }
+    assert ebs_policies <= set(addons["aws-ebs-csi-driver"].options.depends_on)
+    # The controller's pods need nodes, DNS, the Pod Identity agent, their association and its policy.
+    release = pulumi_mocks.one("kubernetes:helm.sh/v3:Release")
+    wanted = {
+        *groups,
+        addons["coredns"].urn,
+        addons["eks-pod-identity-agent"].urn,
+        pulumi_mocks.one(ASSOCIATION, "sg-lbc-pod-identity").urn,
+        pulumi_mocks.one("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "sg-lbc-policy-attachment").urn,
+    }
+    assert wanted <= set(release.options.depends_on)
+    storage_class = pulumi_mocks.one("kubernetes:storage.k8s.io/v1:StorageClass")
+    assert addons["aws-ebs-csi-driver"].urn in storage_class.options.depends_on
+    # Every Kubernetes object waits for the admin access entries through the provider.
+    grant = pulumi_mocks.one("aws:eks/accessPolicyAssociation:AccessPolicyAssociation")
+    assert grant.urn in pulumi_mocks.one("pulumi:providers:kubernetes").options.depends_on
+
+
 def test_kubeconfig_is_secret_and_credential_free(pulumi_mocks: SgarchMocks, cluster: EksCluster) -> None:
     config = json.loads(pulumi_mocks.resolve(cluster.kubeconfig))
     exec_ = config["users"][0]["user"]["exec"]
@@ -201,6 +233,10 @@ def test_given_key_and_api_cidrs(pulumi_mocks: SgarchMocks) -> None:
         ({"addon_versions": {"cilium": "1"}}, r"^addon_versions must be keyed by vpc-cni"),
         ({"availability_zone_count": 3}, r"^private_subnet_ids must be at least 3 subnets"),
         ({"excluded_services": frozenset({"frontend"})}, r"^excluded_services must be a subset of"),
+        (
+            {"bootstrap_cluster_creator_admin": False},
+            r"^admin_principal_arns must be set when bootstrap_cluster_creator_admin is off \(got \[\]\)",
+        ),
     ],
 )
 def test_invalid_args(kwargs: dict[str, Any], message: str) -> None:

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sgarch.errors import ConfigError
 from sgarch.helm import SourcegraphRelease, SourcegraphReleaseArgs
+from sgarch.helm.managed import aws_identifier
 from sgarch.helm.values import IDENTITY_SERVICE_ACCOUNTS
 from sgarch.sizing import Workload, estimate, estimate_for_tier
 from sgarch.testing import SgarchMocks
@@ -199,3 +203,64 @@ def test_managed_databases_need_the_network() -> None:
         build(
             SourcegraphReleaseArgs, None, estimate=estimate_for_tier(Tier.XS), cluster_name="sg", redis=True
         )
+
+
+# RDS and ElastiCache identifiers: lowercase letters, digits, single hyphens, a letter first, no trailing hyphen.
+IDENTIFIER = re.compile(r"^[a-z](?:[a-z0-9]|-(?!-))*$")
+
+
+@pytest.mark.parametrize(
+    ("name", "max_length", "expected"),
+    [
+        ("sg-pgsql", 36, "sg-pgsql"),
+        ("prod-sourcegraph-codeinsights-db", 36, "prod-sourcegraph-codeinsights-db"),
+        ("Prod_EU.1-sourcegraph-pgsql", 36, "prod-eu-1-sourcegraph-pgsql"),
+        ("1st--stack-sourcegraph-pgsql", 36, "sg-1st-stack-sourcegraph-pgsql"),
+        ("production-sourcegraph-codeinsights-db", 36, "production-sourcegraph-codeinsights"),
+    ],
+)
+def test_aws_identifier(name: str, max_length: int, expected: str) -> None:
+    assert aws_identifier(name, max_length) == expected
+
+
+@given(st.text(min_size=1, max_size=80), st.integers(min_value=3, max_value=63))
+def test_aws_identifier_is_always_valid(name: str, max_length: int) -> None:
+    ident = aws_identifier(name, max_length)
+    assert IDENTIFIER.match(ident) and len(ident) <= max_length
+    # Already valid names are kept, so existing instances and groups are not replaced.
+    assert aws_identifier(ident, max_length) == ident
+
+
+def test_short_names_keep_their_identifiers(pulumi_mocks: SgarchMocks) -> None:
+    plan(pulumi_mocks, postgres=True, redis=True)
+    prefixes = {r.name: r.inputs["identifierPrefix"] for r in pulumi_mocks.by_type(RDS)}
+    assert prefixes == {
+        "sg-pgsql": "sg-pgsql-",
+        "sg-codeintel-db": "sg-codeintel-db-",
+        "sg-codeinsights-db": "sg-codeinsights-db-",
+    }
+    groups = {r.name: r.inputs for r in pulumi_mocks.by_type(REDIS)}
+    assert groups["sg-redis-cache"]["replicationGroupId"] == "sg-redis-cache"
+    assert groups["sg-redis-store"]["finalSnapshotIdentifier"] == "sg-redis-store-final"
+
+
+def test_long_and_capitalised_stack_names_give_valid_identifiers(pulumi_mocks: SgarchMocks) -> None:
+    name = "Sourcegraph_Production-EU-1-sourcegraph"
+    args = SourcegraphReleaseArgs(
+        cluster_name="sg", estimate=estimate_for_tier(Tier.S), postgres=True, redis=True, **NETWORK
+    )
+    pulumi_mocks.run(lambda: SourcegraphRelease(name, args))
+    for record in pulumi_mocks.by_type(RDS):
+        prefix = record.inputs["identifierPrefix"]
+        # The provider appends 26 characters; RDS allows 63.
+        assert len(prefix) + 26 <= 63 and IDENTIFIER.match(prefix.rstrip("-"))
+        assert IDENTIFIER.match(record.inputs["finalSnapshotIdentifier"])
+    ids = [r.inputs["replicationGroupId"] for r in pulumi_mocks.by_type(REDIS)]
+    # Plain truncation to 40 characters made both "...-sourcegraph-redis-" and clash.
+    assert sorted(ids) == [
+        "sourcegraph-production-eu-1-redis-cache",
+        "sourcegraph-production-eu-1-redis-store",
+    ]
+    assert all(len(i) <= 40 and IDENTIFIER.match(i) for i in ids)
+    store = pulumi_mocks.one(REDIS, f"{name}-redis-store").inputs
+    assert IDENTIFIER.match(store["finalSnapshotIdentifier"])
