@@ -79,7 +79,15 @@ _STANDARD_FAMILIES = tuple("acdhimrtz")
 # SendCommand parameters stay well below the 64 KB request limit when scripts are sent inline.
 _MAX_SCRIPT_BYTES = 48 * 1024
 _WORKDIR = "/var/lib/sgarch-build"
-_TERMINAL_COMMAND = {"Success", "Failed", "Cancelled", "TimedOut", "Cancelling"}
+# "Cancelling" is not terminal: the invocation still ends Cancelled (or Success, if it finished first).
+_TERMINAL_COMMAND = {"Success", "Failed", "Cancelled", "TimedOut"}
+# GetCommandInvocation returns only the first 24,000 characters of stdout and 8,000 of stderr.
+_SSM_STDOUT_LIMIT = 24_000
+# SSM Run Command needs these three endpoints; a subnet without a default route must have all of them.
+_SG_DELETE_ATTEMPTS = 12
+_SSM_ENDPOINTS = ("ssm", "ssmmessages", "ec2messages")
+# RunInstances errors that only mean "a resource made a moment ago is not visible to EC2 yet".
+_PROPAGATION_HINTS = ("iamInstanceProfile", "Invalid IAM Instance Profile")
 
 
 @dataclass(frozen=True)
@@ -115,6 +123,8 @@ class BuildState:
     source_image: dict[str, Any] = field(default_factory=dict)
     subnet_id: str | None = None
     vpc_id: str | None = None
+    associate_public_ip: bool = False
+    """The subnet routes to the internet gateway but gives no public IP: ask for one, or SSM is unreachable."""
     security_group_id: str | None = None
     iam_name: str | None = None
     instance_id: str | None = None
@@ -391,6 +401,54 @@ class ChooseSubnet(_NoCleanup):
         subnet = max(subnets, key=lambda s: (s["AvailableIpAddressCount"], s["SubnetId"]))
         state.subnet_id, state.vpc_id = subnet["SubnetId"], subnet["VpcId"]
         state.emit(BuildEvent("info", self.name, f"{subnet['SubnetId']} in {subnet['AvailabilityZone']}"))
+        route = _ssm_route(ec2, subnet, spec.build_region)
+        if route == "internet-gateway" and not subnet.get("MapPublicIpOnLaunch", False):
+            # Without a public IP an instance behind an internet gateway reaches nothing, SSM included.
+            state.associate_public_ip = True
+        elif route is None:
+            state.emit(
+                BuildEvent(
+                    "warning",
+                    self.name,
+                    f"{subnet['SubnetId']} has no default route and no ssm, ssmmessages and ec2messages "
+                    "endpoints; the SSM agent will not register unless a proxy or other route reaches SSM",
+                )
+            )
+
+
+def _ssm_route(ec2: Any, subnet: dict[str, Any], region: str) -> str | None:
+    """How an instance in ``subnet`` reaches the SSM endpoints: ``internet-gateway``, ``nat``, ``endpoints``.
+
+    None means no way was found; the build still runs (a proxy may exist), with a warning.
+    """
+    tables = ec2.describe_route_tables(
+        Filters=[{"Name": "association.subnet-id", "Values": [subnet["SubnetId"]]}]
+    )["RouteTables"]
+    if not tables:
+        # A subnet without its own association uses the VPC's main route table.
+        tables = ec2.describe_route_tables(
+            Filters=[
+                {"Name": "vpc-id", "Values": [subnet["VpcId"]]},
+                {"Name": "association.main", "Values": ["true"]},
+            ]
+        )["RouteTables"]
+    for route in (r for t in tables for r in t.get("Routes", [])):
+        if route.get("DestinationCidrBlock") != "0.0.0.0/0" or route.get("State") == "blackhole":
+            continue
+        if str(route.get("GatewayId", "")).startswith("igw-"):
+            return "internet-gateway"
+        return "nat"  # a NAT gateway, NAT instance, transit gateway or peering: no public IP needed
+    services = {
+        e["ServiceName"].rsplit(".", 1)[-1]
+        for e in ec2.describe_vpc_endpoints(
+            Filters=[
+                {"Name": "vpc-id", "Values": [subnet["VpcId"]]},
+                {"Name": "service-name", "Values": [f"com.amazonaws.{region}.{s}" for s in _SSM_ENDPOINTS]},
+            ]
+        )["VpcEndpoints"]
+        if e.get("State", "available").lower() == "available"
+    }
+    return "endpoints" if services >= set(_SSM_ENDPOINTS) else None
 
 
 class SecurityGroup:
@@ -419,8 +477,9 @@ class SecurityGroup:
             {state.security_group_id} if state.security_group_id else set()
         )
         for group_id in sorted(group_ids):
-            # A terminating instance keeps its network interface for a while; packer retries 5 × 5 s too.
-            for attempt in range(6):
+            # A terminated instance's network interface lingers for a while after "terminated", and the
+            # group stays "in use" (DependencyViolation) until it is gone: retry for up to three minutes.
+            for attempt in range(_SG_DELETE_ATTEMPTS):
                 try:
                     ec2.delete_security_group(GroupId=group_id)
                     break
@@ -428,9 +487,9 @@ class SecurityGroup:
                     code = error_code(exc)
                     if code == "InvalidGroup.NotFound":
                         break
-                    if code != "DependencyViolation" or attempt == 5:
+                    if code != "DependencyViolation" or attempt == _SG_DELETE_ATTEMPTS - 1:
                         raise
-                    state.clock.sleep(5.0)
+                    state.clock.sleep(min(5.0 * (attempt + 1), 20.0))
 
 
 class InstanceProfile:
@@ -520,8 +579,6 @@ class Launch:
             "InstanceType": spec.instance_type,
             "MinCount": 1,
             "MaxCount": 1,
-            "SubnetId": state.subnet_id,
-            "SecurityGroupIds": [state.security_group_id],
             "IamInstanceProfile": {"Name": state.iam_name},
             # Hop limit 1: nothing in a container needs the build instance's credentials.
             "MetadataOptions": {
@@ -537,12 +594,31 @@ class Launch:
             # Same token on every retry: AWS launches at most one instance for it.
             "ClientToken": state.build_id,
         }
+        if state.associate_public_ip:
+            request["NetworkInterfaces"] = [
+                {
+                    "DeviceIndex": 0,
+                    "SubnetId": state.subnet_id,
+                    "Groups": [state.security_group_id],
+                    "AssociatePublicIpAddress": True,
+                    "DeleteOnTermination": True,
+                }
+            ]
+        else:
+            request["SubnetId"] = state.subnet_id
+            request["SecurityGroupIds"] = [state.security_group_id]
 
         def launch() -> str | None:
             try:
                 reservation = ec2.run_instances(**request)
             except ClientError as exc:
-                if error_code(exc) == "InvalidParameterValue" and "iamInstanceProfile" in str(exc):
+                # IAM is eventually consistent: a profile made seconds ago is "Invalid IAM Instance Profile
+                # name" to EC2 for up to about a minute; the new group can be briefly unknown too.
+                code, message = error_code(exc), str(exc)
+                if (code == "InvalidParameterValue" and any(h in message for h in _PROPAGATION_HINTS)) or (
+                    code == "InvalidGroup.NotFound"
+                ):
+                    state.emit(BuildEvent("info", self.name, f"not launchable yet ({code}); retrying"))
                     return None
                 raise
             instance_id: str = reservation["Instances"][0]["InstanceId"]
@@ -552,9 +628,16 @@ class Launch:
         state.emit(BuildEvent("info", self.name, state.instance_id))
 
         def running() -> bool | None:
-            instance = ec2.describe_instances(InstanceIds=[state.instance_id])["Reservations"][0][
-                "Instances"
-            ][0]
+            try:
+                found = ec2.describe_instances(InstanceIds=[state.instance_id])["Reservations"]
+            except ClientError as exc:
+                # DescribeInstances is eventually consistent: a new id can be unknown for a few seconds.
+                if error_code(exc) == "InvalidInstanceID.NotFound":
+                    return None
+                raise
+            if not found:
+                return None
+            instance = found[0]["Instances"][0]
             status = instance["State"]["Name"]
             if status in ("terminated", "shutting-down", "stopped", "stopping"):
                 reason = instance.get("StateReason", {}).get("Message", status)
@@ -580,14 +663,31 @@ class Launch:
             ids.add(state.instance_id)
         if not ids:
             return
-        try:
-            ec2.terminate_instances(InstanceIds=sorted(ids))
-        except ClientError as exc:
-            if error_code(exc) != "InvalidInstanceID.NotFound":
+
+        def terminate() -> bool | None:
+            try:
+                ec2.terminate_instances(InstanceIds=sorted(ids))
+            except ClientError as exc:
+                # A just-launched id can be unknown to EC2 for a few seconds; it exists, so try again.
+                if error_code(exc) == "InvalidInstanceID.NotFound":
+                    return None
                 raise
+            return True
+
+        wait_until(
+            terminate,
+            what="TerminateInstances to accept the instance",
+            timeout_seconds=120,
+            clock=state.clock,
+        )
 
         def terminated() -> bool | None:
-            found = ec2.describe_instances(InstanceIds=sorted(ids))["Reservations"]
+            try:
+                found = ec2.describe_instances(InstanceIds=sorted(ids))["Reservations"]
+            except ClientError as exc:
+                if error_code(exc) == "InvalidInstanceID.NotFound":
+                    return None
+                raise
             states = {i["State"]["Name"] for r in found for i in r["Instances"]}
             return True if states <= {"terminated"} else None
 
@@ -601,7 +701,9 @@ def _run_command(state: BuildState, step: str, commands: list[str], what: str, t
         InstanceIds=[state.instance_id],
         DocumentName="AWS-RunShellScript",
         Comment=f"sgarch {state.build_id[:8]} {what}"[:100],
-        Parameters={"commands": commands, "executionTimeout": [str(timeout_seconds)]},
+        # executionTimeout (AWS-RunShellScript, default 3600 s, at most 172800 s) kills a hung script;
+        # TimeoutSeconds is only how long SSM tries to deliver the command.
+        Parameters={"commands": commands, "executionTimeout": [str(min(timeout_seconds, 172_800))]},
         TimeoutSeconds=max(30, min(timeout_seconds, 2_592_000)),
     )
     command_id = sent["Command"]["CommandId"]
@@ -618,10 +720,20 @@ def _run_command(state: BuildState, step: str, commands: list[str], what: str, t
         output = invocation.get("StandardOutputContent", "")
         for line in output[printed:].splitlines():
             state.emit(BuildEvent("output", step, line))
+        if printed < _SSM_STDOUT_LIMIT <= len(output):
+            state.emit(
+                BuildEvent(
+                    "warning",
+                    step,
+                    f"{what}: SSM returns only the first {_SSM_STDOUT_LIMIT:,} characters of output; "
+                    "the rest is not shown (the exit code still decides)",
+                )
+            )
         printed = max(printed, len(output))
         return invocation if invocation["Status"] in _TERMINAL_COMMAND else None
 
-    invocation: dict[str, Any] = state.wait(finished, what, timeout_seconds + 60)
+    # TimeoutSeconds bounds the wait for delivery, executionTimeout the run itself; allow both.
+    invocation: dict[str, Any] = state.wait(finished, what, 2 * timeout_seconds + 60)
     if invocation["Status"] != "Success":
         tail = " | ".join(invocation.get("StandardErrorContent", "").strip().splitlines()[-5:])
         raise AmiBuildError(
@@ -667,13 +779,31 @@ def _script_environment(state: BuildState) -> dict[str, str]:
 
 
 class WaitForSsm(_NoCleanup):
-    """Wait until the SSM agent runs commands: a no-op is retried until AWS accepts and completes it."""
+    """Wait until the SSM agent is online, then prove it runs commands with a no-op."""
 
     name = "wait-ssm"
 
     def run(self, state: BuildState) -> None:
-        """Send ``true`` until it succeeds; ``InvalidInstanceId`` means the agent has not registered yet."""
+        """Poll DescribeInstanceInformation for ``PingStatus=Online``, then run ``true`` through Run Command.
+
+        SendCommand to an instance whose agent has not registered fails with ``InvalidInstanceId``; to one
+        whose agent is registered but not connected it is accepted and then times out undelivered, so the
+        ping status is checked first.
+        """
         ssm = state.clients.client("ssm", state.loaded.spec.build_region)
+        timeout = state.loaded.spec.timeouts.ssm_ready_seconds
+
+        def online() -> bool | None:
+            found = ssm.describe_instance_information(
+                Filters=[{"Key": "InstanceIds", "Values": [state.instance_id]}]
+            )["InstanceInformationList"]
+            return True if any(i.get("PingStatus") == "Online" for i in found) else None
+
+        state.wait(
+            online,
+            f"the SSM agent on {state.instance_id} to come online (check that the subnet reaches SSM)",
+            timeout,
+        )
 
         def accepted() -> str | None:
             try:
@@ -681,7 +811,7 @@ class WaitForSsm(_NoCleanup):
                     InstanceIds=[state.instance_id],
                     DocumentName="AWS-RunShellScript",
                     Comment=f"sgarch {state.build_id[:8]} ready check",
-                    Parameters={"commands": ["true"]},
+                    Parameters={"commands": ["true"], "executionTimeout": ["60"]},
                     TimeoutSeconds=60,
                 )
             except ClientError as exc:
@@ -691,8 +821,7 @@ class WaitForSsm(_NoCleanup):
             command_id: str = sent["Command"]["CommandId"]
             return command_id
 
-        timeout = state.loaded.spec.timeouts.ssm_ready_seconds
-        command_id = state.wait(accepted, "the SSM agent to register", timeout)
+        command_id = state.wait(accepted, "the SSM agent to accept commands", timeout)
 
         def done() -> str | None:
             try:

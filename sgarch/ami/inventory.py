@@ -7,8 +7,9 @@ region; only images tagged by sgarch are ever considered.
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -120,9 +121,15 @@ def prune_plan(builds: Sequence[Build], keep: int) -> list[Build]:
 
 
 def prune(
-    clients: ClientFactory, builds: Sequence[Build], emit: EventSink | None = None
+    clients: ClientFactory,
+    builds: Sequence[Build],
+    emit: EventSink | None = None,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> dict[str, list[str]]:
-    """Deregister every image of ``builds`` and delete its snapshots; return region -> deleted image ids."""
+    """Deregister every image of ``builds`` and delete its snapshots; return region -> deleted image ids.
+
+    ``sleep`` paces the retries of a snapshot still "in use" by the image deregistered a moment earlier.
+    """
     by_region: dict[str, list[BuiltImage]] = defaultdict(list)
     for build in builds:
         for image in build.images.values():
@@ -132,7 +139,7 @@ def prune(
         ec2 = clients.ec2(region)
         deleted = []
         for image in by_region[region]:
-            snapshots = delete_image(ec2, image.image_id)
+            snapshots = delete_image(ec2, image.image_id, sleep=sleep)
             deleted.append(image.image_id)
             if emit is not None:
                 emit(

@@ -3,7 +3,9 @@
 moto gaps this works around, each on the emulator side only (the builder has no moto special cases):
 - no Amazon Linux image exists unless we load one: we load a single AL2023 image owned by ``amazon``
   instead of moto's ~1,300 defaults (which cost ~2.5 s per region backend);
-- AWS-managed IAM policies are not loaded by default: we load only AmazonSSMManagedInstanceCore.
+- AWS-managed IAM policies are not loaded by default: we load only AmazonSSMManagedInstanceCore;
+- SSM ``DescribeInstanceInformation`` is not implemented: we answer it with every asked-for instance
+  ``Online`` (a real agent registers within a minute of boot).
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ def configured_moto() -> Iterator[None]:
     import moto.ec2.models.amis as amis
     import moto.iam.models as iam_models
     from moto.iam.aws_managed_policies import aws_managed_policies_data
+    from moto.ssm.responses import SimpleSystemManagerResponse
 
     saved_env = {k: os.environ.get(k) for k in _ENV}
     saved_amis, saved_policies = list(amis.AMIS), iam_models.aws_managed_policies_data
@@ -75,9 +78,13 @@ def configured_moto() -> Iterator[None]:
     iam_models.aws_managed_policies_data = json.dumps(
         {"AmazonSSMManagedInstanceCore": policies["AmazonSSMManagedInstanceCore"]}
     )
+    had_ssm_info = hasattr(SimpleSystemManagerResponse, "describe_instance_information")
+    SimpleSystemManagerResponse.describe_instance_information = _describe_instance_information  # type: ignore[attr-defined]
     try:
         yield
     finally:
+        if not had_ssm_info:
+            del SimpleSystemManagerResponse.describe_instance_information  # type: ignore[attr-defined]
         amis.AMIS[:] = saved_amis
         iam_models.aws_managed_policies_data = saved_policies
         for key, value in saved_env.items():
@@ -85,6 +92,20 @@ def configured_moto() -> Iterator[None]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+def _describe_instance_information(self: Any) -> Any:
+    """moto's missing SSM action: every instance named in the ``InstanceIds`` filter is online."""
+    from moto.core.responses import ActionResult
+
+    ids = [v for f in self._get_param("Filters", []) if f["Key"] == "InstanceIds" for v in f["Values"]]
+    return ActionResult(
+        {
+            "InstanceInformationList": [
+                {"InstanceId": i, "PingStatus": "Online", "ResourceType": "EC2Instance"} for i in ids
+            ]
+        }
+    )
 
 
 _ENV = (
