@@ -34,6 +34,9 @@ __all__ = [
 DATA_DEVICE_NAME = "/dev/sdf"
 DATA_MOUNT = "/mnt/data"
 VERSION_MARKER = f"{DATA_MOUNT}/.sourcegraph-version"
+UPGRADE_STATUS = f"{DATA_MOUNT}/.sgarch-upgrade-status"
+"""Written by the boot script: ``ok: ...``, ``upgrading: ...``, ``refused: <gate>: ...`` or ``failed: ...``."""
+_SEPARATOR = "--- sgarch upgrade status ---"
 #: Disk use above these percentages warns / fails (Sourcegraph grows by repositories and indexes).
 DISK_WARN_PERCENT = 80.0
 DISK_FAIL_PERCENT = 90.0
@@ -491,8 +494,19 @@ def check_version_marker(ctx: DoctorContext) -> Finding:
     if ctx.ssm_online is False:
         return Finding(name, Status.UNKNOWN, "SSM cannot reach the instance (see ssm-reachability).")
     read_it = f"read it yourself: aws ssm start-session --target {iid}, then cat {VERSION_MARKER}"
-    marker = _read_marker(ctx)
-    if not marker:
+    output = _read_marker(ctx)
+    marker, _, status = output.partition(_SEPARATOR)
+    status = status.strip()
+    if status.startswith(("refused:", "failed:")):
+        # The boot script refused a jump a hard gate forbids, or the migrator failed: Sourcegraph is down.
+        return Finding(
+            name,
+            Status.FAIL,
+            f"the boot-time upgrade {status.split(':', 1)[0]}: {status.split(':', 1)[1].strip()}",
+            f"read /var/log/sgarch-boot.log on the instance; plan the path with `sgarch upgrade plan --from "
+            f"{marker.strip() or '<data version>'} --to {configured} --arch single-node`",
+        )
+    if not marker.strip():
         return Finding(name, Status.UNKNOWN, "the instance returned no version marker through SSM.", read_it)
     try:
         data_at = Version(*(int(p) for p in marker.strip().lstrip("v").split(".")))
@@ -523,7 +537,13 @@ def _read_marker(ctx: DoctorContext) -> str:
         DocumentName="AWS-RunShellScript",
         Comment="sgarch doctor: read the Sourcegraph version marker",
         TimeoutSeconds=60,
-        Parameters={"commands": [f"cat {VERSION_MARKER}"]},
+        Parameters={
+            "commands": [
+                f"cat {VERSION_MARKER}",
+                f"echo '{_SEPARATOR}'",
+                f"cat {UPGRADE_STATUS} 2>/dev/null || true",
+            ]
+        },
     )
     command_id = sent["Command"]["CommandId"]
     deadline = time.monotonic() + ctx.ssm_timeout_seconds

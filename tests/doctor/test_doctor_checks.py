@@ -303,3 +303,14 @@ def test_cli_unusable_outputs_exit_2_on_one_line(
     assert code == 2
     assert err.startswith(f"error: {expected}")
     assert len(err.strip().splitlines()) == 1 and out == ""
+
+
+def test_a_refused_boot_upgrade_is_reported_with_its_gate(aws: None, tmp_path: Path) -> None:
+    dep = build_deployment()
+    text = (
+        "5.9.45\n--- sgarch upgrade status ---\nrefused: pg16-migrator: 5.9.x must stop at 5.11.6271 first\n"
+    )
+    found = by_check(run_checks(context(dep, tmp_path, ssm=marker_ssm(text))))["version-marker"][0]
+    assert found.status is Status.FAIL
+    assert found.summary == "the boot-time upgrade refused: pg16-migrator: 5.9.x must stop at 5.11.6271 first"
+    assert f"sgarch upgrade plan --from 5.9.45 --to {VERSION} --arch single-node" in (found.fix or "")
