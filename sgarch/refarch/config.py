@@ -6,12 +6,13 @@ import json
 from typing import Any, TypeVar
 
 import pulumi
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from sgarch.errors import ConfigError
+from sgarch.sizing import Workload
 from sgarch.validation import build
 
-__all__ = ["read_settings"]
+__all__ = ["WorkloadSettings", "read_settings"]
 
 S = TypeVar("S", bound=BaseModel)
 
@@ -46,3 +47,44 @@ def read_settings(model: type[S], config: pulumi.Config | None = None) -> S:
         else:
             raw[field] = text
     return build(model, None, **raw)
+
+
+class WorkloadSettings(BaseModel):
+    """Config keys that size a stack from its workload; the architectures' settings models extend it.
+
+    Without ``users`` and ``repos`` there is no workload and the stack sizes by ``tier`` alone.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    users: int | None = None
+    """Workload: people who use Sourcegraph. Set with ``repos`` to size the tier and the storage."""
+    repos: int | None = None
+    """Workload: repositories Sourcegraph clones and indexes."""
+    total_repo_gb: float | None = None
+    """Workload: size of all repositories on disk, GB. Default: 100."""
+    largest_repo_gb: float | None = None
+    """Workload: size of the largest repository, GB. Default: 5."""
+    largest_index_gb: float | None = None
+    """Workload: largest precise code-intel index, GB; 0 turns precise code intel off. Default: 1."""
+
+    @model_validator(mode="after")
+    def _users_with_repos(self) -> WorkloadSettings:
+        if (self.users is None) != (self.repos is None):
+            missing = "repos" if self.repos is None else "users"
+            raise ConfigError(
+                missing, "set together with users and repos", None, "give both, or neither to size by tier"
+            )
+        return self
+
+    def workload(self) -> Workload | None:
+        """The workload, when users and repos are configured (validated; ConfigError names the key)."""
+        if self.users is None or self.repos is None:
+            return None
+        return Workload.parse(
+            users=self.users,
+            repos=self.repos,
+            total_repo_gb=self.total_repo_gb,
+            largest_repo_gb=self.largest_repo_gb,
+            largest_index_gb=self.largest_index_gb,
+        )

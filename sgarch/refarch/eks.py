@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import pulumi
-from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from sgarch.eks import EksCluster, EksClusterArgs
 from sgarch.eks.nodegroups import DEFAULT_HEADROOM
@@ -17,7 +17,7 @@ from sgarch.eks.versions import DEFAULT_KUBERNETES_VERSION
 from sgarch.errors import ConfigError
 from sgarch.helm import SourcegraphRelease, SourcegraphReleaseArgs, excluded_services
 from sgarch.network import NatStrategy, Network, NetworkArgs
-from sgarch.sizing import Workload
+from sgarch.refarch.config import WorkloadSettings
 from sgarch.validation import build
 
 __all__ = ["EksSettings", "deploy"]
@@ -25,23 +25,13 @@ __all__ = ["EksSettings", "deploy"]
 _ZERO_IS_UNSET = ("users", "repos", "node_count")
 
 
-class EksSettings(BaseModel):
+class EksSettings(WorkloadSettings):
     """The stack's config keys (``pulumi config set <key> <value>``). Every key is optional."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     tier: str | None = None
     """XS to 3XL. Default: the tier the workload below needs, or XS without one."""
-    users: int | None = None
-    """Workload: people who use Sourcegraph. With ``repos``, sizes the nodes."""
-    repos: int | None = None
-    """Workload: repositories to index."""
-    total_repo_gb: float | None = None
-    """Workload: size of all repositories on disk, GB. Default: 100."""
-    largest_repo_gb: float | None = None
-    """Workload: size of the largest repository, GB. Default: 5."""
-    largest_index_gb: float | None = None
-    """Workload: largest precise code-intel index, GB; 0 turns it off. Default: 1."""
     kubernetes_version: str = DEFAULT_KUBERNETES_VERSION
     """EKS Kubernetes minor version."""
     instance_type: str | None = None
@@ -86,7 +76,7 @@ class EksSettings(BaseModel):
     """ElastiCache instead of the in-cluster Redis."""
     s3: bool = False
     """An S3 bucket instead of blobstore."""
-    tags: dict[str, str] = {}
+    tags: dict[str, str] = Field(default_factory=dict)
     """Extra tags on every AWS resource."""
 
     @field_validator(
@@ -125,22 +115,7 @@ class EksSettings(BaseModel):
             raise ConfigError(
                 "vpc_id", "set when subnet_ids is set", None, "give the VPC the subnets belong to"
             )
-        if (self.users is None) != (self.repos is None):
-            missing = "repos" if self.repos is None else "users"
-            raise ConfigError(missing, "set together with users and repos", None, "give both, or neither")
         return self
-
-    def workload(self) -> Workload | None:
-        """The workload, when users and repos are configured."""
-        if self.users is None or self.repos is None:
-            return None
-        return Workload.parse(
-            users=self.users,
-            repos=self.repos,
-            total_repo_gb=self.total_repo_gb,
-            largest_repo_gb=self.largest_repo_gb,
-            largest_index_gb=self.largest_index_gb,
-        )
 
 
 def deploy(name: str, settings: EksSettings) -> dict[str, Any]:

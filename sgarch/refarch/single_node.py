@@ -8,36 +8,27 @@ from __future__ import annotations
 from typing import Literal
 
 import pulumi
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from sgarch.errors import ConfigError
 from sgarch.network import INTERFACE_ENDPOINT_SERVICES, NatStrategy, Network, NetworkArgs
+from sgarch.refarch.config import WorkloadSettings
 from sgarch.single_node.args import DEFAULT_SOURCEGRAPH_VERSION, LoadBalancerArgs, SingleNodeArgs
 from sgarch.single_node.component import SingleNode
-from sgarch.sizing import Workload, estimate
+from sgarch.sizing import estimate
 from sgarch.tiers import Tier
 from sgarch.validation import build
 
 __all__ = ["SingleNodeSettings", "deploy"]
 
 
-class SingleNodeSettings(BaseModel):
+class SingleNodeSettings(WorkloadSettings):
     """The stack's config keys (``pulumi config set <key> <value>``). Every key is optional."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     tier: str | None = None
     """XS to XL. Default: the tier the workload below needs, or XS without one."""
-    users: int | None = None
-    """Workload: people who use Sourcegraph. With ``repos``, sizes the tier and the data volume."""
-    repos: int | None = None
-    """Workload: repositories to index."""
-    total_repo_gb: float | None = None
-    """Workload: size of all repositories on disk, GB. Default: 100."""
-    largest_repo_gb: float | None = None
-    """Workload: size of the largest repository, GB. Default: 5."""
-    largest_index_gb: float | None = None
-    """Workload: largest precise code-intel index, GB; 0 turns it off. Default: 1."""
     sourcegraph_version: str = DEFAULT_SOURCEGRAPH_VERSION
     """Sourcegraph release. Default: the one sgarch was tested with."""
     image: Literal["sgarch", "stock"] = "sgarch"
@@ -80,7 +71,7 @@ class SingleNodeSettings(BaseModel):
     """SNS topic for alarms. Default: none."""
     snapshot_retention_days: int = 7
     """Daily data-volume snapshots to keep. Default: 7."""
-    tags: dict[str, str] = {}
+    tags: dict[str, str] = Field(default_factory=dict)
     """Extra tags on every resource."""
 
     @model_validator(mode="after")
@@ -91,24 +82,7 @@ class SingleNodeSettings(BaseModel):
             raise ConfigError(
                 "vpc_id", "set when subnet_ids is set", None, "give the VPC the subnets belong to"
             )
-        if (self.users is None) != (self.repos is None):
-            missing = "repos" if self.repos is None else "users"
-            raise ConfigError(
-                missing, "set together with users and repos", None, "give both, or neither to size by tier"
-            )
         return self
-
-    def workload(self) -> Workload | None:
-        """The workload, when users and repos are configured."""
-        if self.users is None or self.repos is None:
-            return None
-        return Workload.parse(
-            users=self.users,
-            repos=self.repos,
-            total_repo_gb=self.total_repo_gb,
-            largest_repo_gb=self.largest_repo_gb,
-            largest_index_gb=self.largest_index_gb,
-        )
 
 
 def deploy(name: str, settings: SingleNodeSettings) -> dict[str, pulumi.Output[str] | str]:
