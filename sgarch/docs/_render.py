@@ -9,7 +9,8 @@ from sgarch.docs._architectures import Architecture
 from sgarch.docs._mermaid import render_mermaid
 from sgarch.docs._plans import DOCS_REGION, PlannedTier
 from sgarch.policy import RULES, SUPPRESSIONS_KEY, Finding, Severity
-from sgarch.tiers import TIERS
+from sgarch.sizing.estimator import AVERAGE_REPO_GB
+from sgarch.tiers import TIERS, Tier
 
 __all__ = ["GENERATED_NOTE", "render_architecture", "render_policy_rules", "render_readme"]
 
@@ -254,6 +255,21 @@ def render_architecture(
         missing = [t.value for t in TIERS if t not in supported]
         if missing:
             out += ["", f"{', '.join(missing)}: not offered by this architecture."]
+    # The POC sizes from its own small default workload, not from the tier's limits.
+    if tiered and arch.slug != "poc":
+        out += [
+            "",
+            "Sized by tier alone, each row assumes the tier's user and repository limits with repositories of "
+            f"about {AVERAGE_REPO_GB * 1000:.0f} MB on average (the ratio of Sourcegraph's own estimator "
+            "defaults). Larger repositories need more gitserver memory and disk: size your real workload with "
+            "`sgarch size` or the stack's `users`, `repos` and `total_repo_gb` keys."
+            + (
+                " 2XL and 3XL follow the estimator's curves past Sourcegraph's published machine sizes; treat "
+                "them as upper bounds and confirm them with Sourcegraph."
+                if any(t.tier in (Tier.XXL, Tier.XXXL) for t in planned)
+                else ""
+            ),
+        ]
     out += ["", "### Where the money goes", ""]
     categories = sorted({c for t in planned for c in t.cost.by_category()})
     cat_rows = [
