@@ -147,8 +147,8 @@ class SingleNodeArgs(_Args):
     instance_type: str | None = None
     """Default: the tier's recommended type (m6a.2xlarge for XS)."""
     data_volume_gib: int | None = None
-    """Default: computed from the workload's storage with 25% headroom, at least 500 GiB, and never from the
-    tier, so a tier change never shrinks (replaces) the volume. Set it to grow the volume."""
+    """Default: computed at creation from the workload's storage with 25% headroom, at least 500 GiB, never
+    from the tier; later workload changes leave it alone (EBS volumes cannot shrink). Set it to grow the volume."""
     data_volume_iops: int | None = None
     """Default: the tier's (3,000 up to M, 16,000 for L and XL)."""
     data_volume_throughput_mibps: int | None = None

@@ -133,7 +133,14 @@ class SingleNode(pulumi.ComponentResource):
             snapshot_id=args.data_volume_snapshot_id,
             final_snapshot=True,
             tags=self._tags("data") | {"sgarch:backup": name},
-            opts=pulumi.ResourceOptions(parent=self, protect=True, retain_on_delete=True),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                protect=True,
+                retain_on_delete=True,
+                # A computed size is set once, at creation: a smaller workload later must not try to shrink
+                # the volume (EBS refuses), and growth is an explicit data_volume_gib, which always applies.
+                ignore_changes=["size"] if args.data_volume_gib is None else None,
+            ),
         )
 
         # --- the instance ----------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from sgarch.single_node.args import LoadBalancerArgs, SingleNodeArgs
 from sgarch.single_node.component import SingleNode
 from sgarch.sizing import Workload
 from sgarch.sizing.storage import data_volume_gib
-from sgarch.testing import SgarchMocks
+from sgarch.testing import SgarchMocks, mocked_runtime
 from sgarch.tiers import TIERS, Tier, machine_tiers
 from sgarch.validation import build
 
@@ -244,6 +244,14 @@ def test_size_changes_only_when_asked() -> None:
     _, _, default = _volume_under(tier=Tier.M)
     _, _, grown = _volume_under(tier=Tier.M, data_volume_gib=900)
     assert default["size"] == 500 and grown["size"] == 900
+
+
+def test_a_computed_size_is_never_updated_but_an_explicit_one_is(pulumi_mocks: SgarchMocks) -> None:
+    plan(pulumi_mocks, workload=Workload(users=100, repos=100, total_repo_gb=2000))
+    assert pulumi_mocks.one(VOLUME).options.ignore_changes == ("size",)
+    with mocked_runtime(SgarchMocks()) as explicit:
+        plan(explicit, data_volume_gib=900)
+        assert explicit.one(VOLUME).options.ignore_changes == ()
 
 
 @pytest.mark.parametrize("tier", machine_tiers(), ids=str)
