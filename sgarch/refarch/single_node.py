@@ -82,6 +82,21 @@ class SingleNodeSettings(WorkloadSettings):
             raise ConfigError(
                 "vpc_id", "set when subnet_ids is set", None, "give the VPC the subnets belong to"
             )
+        # An Application Load Balancer needs subnets in at least two availability zones.
+        if self.certificate_arn and self.vpc_id and len(self.subnet_ids) < 2:
+            raise ConfigError(
+                "subnet_ids",
+                "two or more subnets in different zones with certificate_arn",
+                list(self.subnet_ids),
+                "add a private subnet in a second zone for the load balancer",
+            )
+        if self.certificate_arn and not self.vpc_id and self.az_count < 2:
+            raise ConfigError(
+                "az_count",
+                "2 or more with certificate_arn",
+                self.az_count,
+                "the load balancer needs two zones",
+            )
         return self
 
 

@@ -82,6 +82,14 @@ def test_internal_alb_with_certificate() -> None:
         ({"vpc_id": "vpc-1"}, "subnet_ids must be set when vpc_id is set"),
         ({"users": "-4", "repos": "10"}, "users must be a whole number from 1 to 50,000 (got -4)"),
         ({"users": "40"}, "repos must be set together with users and repos"),
+        (
+            {"certificate_arn": "arn:aws:acm:us-east-1:1:certificate/x", "az_count": "1"},
+            "az_count must be 2 or more with certificate_arn (got 1): the load balancer needs two zones.",
+        ),
+        (
+            {"certificate_arn": "arn", "vpc_id": "vpc-1", "subnet_ids": ["subnet-1"]},
+            "subnet_ids must be two or more subnets in different zones with certificate_arn (got ['subnet-1'])",
+        ),
     ],
 )
 def test_bad_config_names_the_key(config: dict[str, Any], message: str) -> None:
