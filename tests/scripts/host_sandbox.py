@@ -31,21 +31,34 @@ _RECORD = (
 )
 
 STUBS: dict[str, str] = {
-    # lsblk: the device list (after `appear_after` empty answers) or a device's FSTYPE.
+    # lsblk: the device list (after `appear_after` empty answers; the root disk nvme0n1 first, then the data
+    # volume, then any `extra_disks` lines), a disk's partitions and mounts (the root disk has both), or
+    # a device's FSTYPE.
     "lsblk": """
 case " $* " in
 *SERIAL*)
     n=$(( $(cat "$STUB_STATE/lsblk_calls" 2>/dev/null || echo 0) + 1 )); echo "$n" >"$STUB_STATE/lsblk_calls"
+    echo "$STUB_ROOT/dev/nvme0n1 vol0aaaaaaaaaaaaaaaa"
     if [ -f "$STUB_STATE/device" ] && [ "$n" -gt "$(cat "$STUB_STATE/appear_after" 2>/dev/null || echo 0)" ]; then
-        echo "$STUB_ROOT/dev/nvme0n1 vol0aaaaaaaaaaaaaaaa"
         echo "$(cat "$STUB_STATE/device") $(cat "$STUB_STATE/serial")"
-    else
-        echo "$STUB_ROOT/dev/nvme0n1 vol0aaaaaaaaaaaaaaaa"
+        cat "$STUB_STATE/extra_disks" 2>/dev/null || true
     fi ;;
+*MOUNTPOINT*)
+    case "${*: -1}" in
+    "$STUB_ROOT/dev/nvme0n1") printf ' \nnvme0n1 /boot/efi\nnvme0n1 /\n' ;;
+    *) echo " " ;;
+    esac ;;
 *FSTYPE*) cat "$STUB_STATE/lsblk_fstype" 2>/dev/null || cat "$STUB_STATE/fstype" 2>/dev/null || true ;;
 esac
 """,
+    # blkid: -L finds the data volume by its label; -p -o export probes it.
     "blkid": """
+if [ "$1" = -L ]; then
+    if [ -f "$STUB_STATE/device" ] && [ "$(cat "$STUB_STATE/label" 2>/dev/null)" = "$2" ]; then
+        cat "$STUB_STATE/device"; exit 0
+    fi
+    exit 2
+fi
 if [ -f "$STUB_STATE/blkid_rc" ]; then exit "$(cat "$STUB_STATE/blkid_rc")"; fi
 if [ -f "$STUB_STATE/fstype" ]; then
     dev="${*: -1}"
@@ -69,6 +82,7 @@ while [ $# -gt 0 ]; do if [ "$1" = -L ]; then echo "$2" >"$STUB_STATE/label"; fi
     "dnf": "",
     "amazon-cloudwatch-agent-ctl": "",
     "uname": "echo x86_64\n",
+    "nproc": 'cat "$STUB_STATE/nproc" 2>/dev/null || echo 8\n',
     # docker: `compose ... config --services` answers the service list (caddy gone behind an ALB).
     "docker": """
 case " $* " in

@@ -14,7 +14,7 @@ from sgarch.single_node.userdata import script_text
 SCRIPTS = Path(__file__).resolve().parents[2] / "sgarch" / "single_node" / "scripts"
 
 
-@pytest.mark.parametrize("name", ["install.sh", "boot.sh"])
+@pytest.mark.parametrize("name", ["install.sh", "boot.sh", "standalone.sh"])
 def test_shellcheck_is_clean(name: str) -> None:
     if shutil.which("shellcheck") is None:
         pytest.skip("shellcheck is not installed (apt-get install -y shellcheck); .ci/run installs it")

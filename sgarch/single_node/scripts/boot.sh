@@ -14,14 +14,27 @@
 # Idempotent: a second boot, or a new instance with an old volume, reuses the data and never reformats.
 # Settings come from /etc/sgarch/sgarch.env (written by user-data); SGARCH_ROOT and the other SGARCH_*
 # variables below move every path, so tests run this in a scratch directory with stub commands.
+#
+# Standalone: the sgarch AMI also boots without sgarch's user-data (AWS Marketplace, the console). Then
+# the image's /etc/sgarch/image.env names the release and standalone.sh, which only the image carries,
+# finds the data volume and picks the tier.
 set -euo pipefail
 
 ROOT="${SGARCH_ROOT:-}"
 CONFIG_DIR="${SGARCH_CONFIG_DIR:-$ROOT/etc/sgarch}"
+STANDALONE=false
 if [[ -r "$CONFIG_DIR/sgarch.env" ]]; then
     # shellcheck source=/dev/null
     source "$CONFIG_DIR/sgarch.env"
+elif [[ -r "$CONFIG_DIR/image.env" ]]; then
+    # shellcheck source=/dev/null
+    source "$CONFIG_DIR/image.env"
+    STANDALONE=true
 fi
+STANDALONE_SH="${SGARCH_STANDALONE_SH:-$ROOT/opt/sgarch/bin/standalone.sh}"
+OVERRIDE_FILE="$CONFIG_DIR/compose-override.yaml"
+VOLUME_DESC="${SGARCH_DATA_VOLUME_ID:-}"
+MISSING_VOLUME_FIX=""
 DATA_DIR="${SGARCH_DATA_DIR:-$ROOT/mnt/data}"
 # XFS labels hold at most 12 characters.
 DATA_LABEL="${SGARCH_DATA_LABEL:-sgdata}"
@@ -81,6 +94,10 @@ write_if_changed() {
 # On Nitro instances EBS volumes are NVMe disks whose serial is the volume id without its dash.
 find_device() {
     local serial="${VOLUME_ID//-/}" name dev_serial device
+    if [[ "$STANDALONE" == true ]]; then
+        find_standalone_device
+        return
+    fi
     while read -r name dev_serial; do
         if [[ -n "$dev_serial" && "$dev_serial" == "$serial" ]]; then
             echo "$name"
@@ -104,14 +121,15 @@ wait_for_device() {
             return
         fi
         if ((i == 0)); then
-            log "waiting up to ${DEVICE_TIMEOUT_SECONDS}s for data volume $VOLUME_ID to be attached" >&2
+            log "waiting up to ${DEVICE_TIMEOUT_SECONDS}s for data volume $VOLUME_DESC to be attached" >&2
         fi
         if ((i < attempts)); then
             sleep "$DEVICE_POLL_SECONDS"
         fi
     done
-    die "data volume $VOLUME_ID is not attached after ${DEVICE_TIMEOUT_SECONDS}s" >&2
+    die "data volume $VOLUME_DESC is not attached after ${DEVICE_TIMEOUT_SECONDS}s$MISSING_VOLUME_FIX" >&2
 }
+
 
 # Formatting destroys data, so it happens only when both blkid and lsblk see nothing on the device:
 # no filesystem, no partition table. Anything unexpected stops the boot instead.
@@ -235,8 +253,8 @@ compose() {
 
 write_compose_files() {
     mkdir -p "$COMPOSE_DIR"
-    [[ -f "$CONFIG_DIR/compose-override.yaml" ]] || die "$CONFIG_DIR/compose-override.yaml is missing"
-    write_if_changed "$COMPOSE_DIR/sgarch-tier.override.yaml" <"$CONFIG_DIR/compose-override.yaml" || true
+    [[ -f "$OVERRIDE_FILE" ]] || die "$OVERRIDE_FILE is missing"
+    write_if_changed "$COMPOSE_DIR/sgarch-tier.override.yaml" <"$OVERRIDE_FILE" || true
     rm -f "$COMPOSE_DIR/sgarch-env.override.yaml" "$COMPOSE_DIR/sgarch-alb.override.yaml"
     if [[ "$BEHIND_LOAD_BALANCER" == true ]]; then
         cat >"$COMPOSE_DIR/sgarch-alb.override.yaml" <<'EOF'
@@ -412,14 +430,23 @@ JSON
 }
 
 main() {
-    log "boot started (Sourcegraph v$VERSION, data volume $VOLUME_ID)"
+    local settings="$CONFIG_DIR/sgarch.env" device data_version=""
+    if [[ "$STANDALONE" == true ]]; then
+        settings="$CONFIG_DIR/image.env"
+        log "no sgarch user-data: standalone boot of the image's release"
+    fi
+    log "boot started (Sourcegraph v$VERSION, data volume $VOLUME_DESC)"
     [[ "$VERSION" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] ||
-        die "SGARCH_SOURCEGRAPH_VERSION must look like 7.5.4453 (got '$VERSION'): fix $CONFIG_DIR/sgarch.env"
-    [[ "$VOLUME_ID" =~ ^vol-[0-9a-f]+$ ]] ||
-        die "SGARCH_DATA_VOLUME_ID must be an EBS volume id (got '$VOLUME_ID'): fix $CONFIG_DIR/sgarch.env"
-    local device data_version=""
+        die "SGARCH_SOURCEGRAPH_VERSION must look like 7.5.4453 (got '$VERSION'): fix $settings"
+    if [[ "$STANDALONE" == true ]]; then
+        declare -F choose_tier >/dev/null || die "$STANDALONE_SH is missing: this image cannot boot without user-data"
+        choose_tier
+    else
+        [[ "$VOLUME_ID" =~ ^vol-[0-9a-f]+$ ]] ||
+            die "SGARCH_DATA_VOLUME_ID must be an EBS volume id (got '$VOLUME_ID'): fix $settings"
+    fi
     device="$(wait_for_device)"
-    log "data volume $VOLUME_ID is $device"
+    log "data volume ${VOLUME_ID:+$VOLUME_ID }is $device"
     if mountpoint -q "$DATA_DIR"; then
         log "$DATA_DIR is already mounted"
     else
@@ -453,6 +480,11 @@ main() {
 }
 
 # Sourced (as the tests do, to compare decide_upgrade with the planner), it only defines the functions.
+if [[ "$STANDALONE" == true && -r "$STANDALONE_SH" ]]; then
+    # shellcheck source=/dev/null
+    source "$STANDALONE_SH"
+fi
+
 if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
     mkdir -p "$(dirname "$LOG_FILE")"
     # A pipeline, not `exec > >(tee)`, so the log is complete when the script exits.

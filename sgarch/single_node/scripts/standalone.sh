@@ -1,0 +1,68 @@
+# shellcheck shell=bash
+# sgarch standalone.sh: sourced by boot.sh when the sgarch AMI boots without sgarch's user-data (launched
+# from AWS Marketplace or the console). Only the image carries it; the single-node stack's user-data never
+# needs it, which keeps that user-data under EC2's 16 KB. Uses boot.sh's log, die and settings.
+#
+# - The release is the image's own (/etc/sgarch/image.env, written by the image build).
+# - The data volume is the one labelled sgdata (a reboot, or data moved from another instance), else the
+#   only unused EBS volume. Two unused volumes are ambiguous: boot.sh stops rather than guess which to format.
+# - The tier is the largest one whose machine this instance matches, from /etc/sgarch/tiers/index (generated
+#   from sgarch's tier table, with one compose override per tier next to it).
+
+TIERS_DIR="${SGARCH_TIERS_DIR:-$CONFIG_DIR/tiers}"
+MEMINFO="${SGARCH_MEMINFO:-/proc/meminfo}"
+# Read by boot.sh's messages.
+# shellcheck disable=SC2034
+VOLUME_DESC="(labelled $DATA_LABEL, or the only unused EBS volume)"
+# shellcheck disable=SC2034
+MISSING_VOLUME_FIX=": attach an empty EBS volume (gp3, 500 GiB or more), then run: systemctl restart sgarch-boot"
+
+# EBS volumes (NVMe serial vol…, so never instance storage) with no partition and nothing mounted; the root
+# disk has both.
+unused_ebs_disks() {
+    local name serial
+    while read -r name serial; do
+        [[ "$serial" == vol* ]] || continue
+        if [[ -z "$(lsblk --noheadings --raw --output PKNAME,MOUNTPOINT "$name" 2>/dev/null | tr -d '[:space:]')" ]]; then
+            echo "$name"
+        fi
+    done < <(lsblk --nodeps --paths --noheadings --output NAME,SERIAL 2>/dev/null || true)
+}
+
+find_standalone_device() {
+    local device disks=()
+    device="$(blkid -L "$DATA_LABEL" 2>/dev/null || true)"
+    if [[ -n "$device" ]]; then
+        echo "$device"
+        return
+    fi
+    mapfile -t disks < <(unused_ebs_disks)
+    if ((${#disks[@]} > 1)); then
+        die "${#disks[@]} unused EBS volumes (${disks[*]}): detach all but the data volume, or label it with xfs_admin -L $DATA_LABEL DEVICE" >&2
+    fi
+    if ((${#disks[@]} == 1)); then
+        echo "${disks[0]}"
+    fi
+}
+
+# The index lists tiers from small to large as `TIER VCPU MEMORY_GB`. MemTotal is a little under the
+# instance's nominal memory, hence 90%.
+choose_tier() {
+    local vcpu mem_kib tier need_vcpu need_gb chosen=""
+    vcpu="$(nproc)"
+    mem_kib="$(awk '/^MemTotal:/ {print $2}' "$MEMINFO")"
+    [[ -r "$TIERS_DIR/index" ]] || die "$TIERS_DIR/index is missing: this image has no tier overrides"
+    while read -r tier need_vcpu need_gb; do
+        [[ -z "$tier" || "$tier" == \#* ]] && continue
+        if ((vcpu >= need_vcpu && mem_kib >= need_gb * 1024 * 1024 * 9 / 10)); then
+            chosen="$tier"
+        fi
+    done <"$TIERS_DIR/index"
+    [[ -n "$chosen" ]] ||
+        die "this instance has $vcpu vCPU and $((mem_kib / 1048576)) GiB of memory, less than the smallest tier: use m6a.2xlarge or larger"
+    [[ -f "$TIERS_DIR/$chosen.yaml" ]] || die "$TIERS_DIR/$chosen.yaml is missing"
+    log "standalone: tier $chosen for $vcpu vCPU and $((mem_kib / 1048576)) GiB of memory"
+    # boot.sh copies it into the compose directory.
+    # shellcheck disable=SC2034
+    OVERRIDE_FILE="$TIERS_DIR/$chosen.yaml"
+}

@@ -1,0 +1,210 @@
+"""The sgarch AMI booted without sgarch's user-data (Marketplace, console): boot.sh and the image's finalize.sh.
+
+Standalone, boot.sh takes the release from the baked image.env, finds the data volume by its label or as
+the only unused EBS volume, and picks the largest tier whose machine the instance matches.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from host_sandbox import VERSION, Sandbox
+
+from sgarch.single_node.standalone import standalone_tier_files
+from sgarch.single_node.userdata import script_text
+
+REPO = Path(__file__).resolve().parents[2]
+GIB_KB = 1024 * 1024
+
+
+def standalone_host(box: Sandbox, *, vcpu: int = 8, memory_gib: float = 32) -> None:
+    """What the image holds (image.env, tiers) and an instance of ``vcpu``/``memory_gib`` (nominal)."""
+    config = box.root / "etc" / "sgarch"
+    (config / "tiers").mkdir(parents=True, exist_ok=True)
+    (config / "image.env").write_text(f"SGARCH_SOURCEGRAPH_VERSION={VERSION}\nSGARCH_IMAGE=sgarch\n")
+    for name, text in standalone_tier_files().items():
+        (config / "tiers" / name).write_text(text)
+    # Only the image carries standalone.sh (the user-data never does); boot.sh sources it.
+    (box.tmp / "standalone.sh").write_text(script_text("standalone.sh"))
+    box.env["SGARCH_STANDALONE_SH"] = str(box.tmp / "standalone.sh")
+    box.set_state("nproc", str(vcpu))
+    # The kernel reports a little less than the instance's nominal memory.
+    meminfo = box.tmp / "meminfo"
+    meminfo.write_text(f"MemTotal:       {int(memory_gib * 0.97 * GIB_KB)} kB\nMemFree:  1000 kB\n")
+    box.env["SGARCH_MEMINFO"] = str(meminfo)
+    box.add_release()
+
+
+def tier_override(box: Sandbox) -> str:
+    return (box.data / "sourcegraph" / "sgarch-tier.override.yaml").read_text()
+
+
+def test_fresh_instance_formats_the_only_unused_volume_and_starts_its_tier(sandbox: Sandbox) -> None:
+    standalone_host(sandbox, vcpu=16, memory_gib=64)
+    sandbox.attach_volume()
+    result = sandbox.run("boot.sh")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no sgarch user-data: standalone boot" in result.stdout
+    assert "standalone: tier S for 16 vCPU" in result.stdout
+    # The root disk (partitions, mounts) is never a candidate.
+    assert sandbox.calls("mkfs.xfs") == [["mkfs.xfs", "-q", "-L", "sgdata", sandbox.device]]
+    assert tier_override(sandbox) == standalone_tier_files()["S.yaml"]
+    assert (sandbox.data / ".sourcegraph-version").read_text().strip() == VERSION
+    assert any("up" in call for call in sandbox.calls("docker"))
+
+
+def test_reboot_finds_the_volume_by_its_label_and_keeps_the_data(sandbox: Sandbox) -> None:
+    standalone_host(sandbox)
+    sandbox.attach_volume()
+    assert sandbox.run("boot.sh").returncode == 0
+    sandbox.reboot()
+
+    result = sandbox.run("boot.sh")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert sandbox.calls("blkid")[0] == ["blkid", "-L", "sgdata"]
+    assert sandbox.calls("mkfs.xfs") == []
+
+
+def test_two_unused_volumes_are_refused_untouched(sandbox: Sandbox) -> None:
+    standalone_host(sandbox)
+    sandbox.attach_volume()
+    sandbox.set_state("extra_disks", f"{sandbox.root}/dev/nvme2n1 vol0bbbbbbbbbbbbbbbb")
+    result = sandbox.run("boot.sh")
+
+    assert result.returncode == 1
+    assert "2 unused EBS volumes" in result.stdout + result.stderr
+    assert "xfs_admin -L sgdata" in result.stdout + result.stderr
+    assert sandbox.calls("mkfs.xfs") == [] and sandbox.calls("mount") == []
+
+
+def test_instance_store_disks_are_not_data_volumes(sandbox: Sandbox) -> None:
+    """NVMe instance storage has an AWS… serial, not vol…; it must never be formatted as the data volume."""
+    standalone_host(sandbox)
+    sandbox.attach_volume()
+    sandbox.set_state("extra_disks", f"{sandbox.root}/dev/nvme2n1 AWS1234567890ABCDEF")
+    result = sandbox.run("boot.sh")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert sandbox.calls("mkfs.xfs") == [["mkfs.xfs", "-q", "-L", "sgdata", sandbox.device]]
+
+
+def test_no_data_volume_times_out_with_the_fix(sandbox: Sandbox) -> None:
+    standalone_host(sandbox)
+    result = sandbox.run("boot.sh", SGARCH_DEVICE_TIMEOUT_SECONDS="10")
+    assert result.returncode == 1
+    assert "attach an empty EBS volume" in result.stdout + result.stderr
+    assert "systemctl restart sgarch-boot" in result.stdout + result.stderr
+    assert sandbox.calls("mkfs.xfs") == []
+
+
+@pytest.mark.parametrize(
+    ("vcpu", "memory_gib", "tier"),
+    [
+        (8, 32, "XS"),
+        (8, 64, "XS"),
+        (16, 32, "XS"),
+        (32, 64, "S"),
+        (32, 128, "M"),
+        (48, 192, "L"),
+        (96, 384, "XL"),
+    ],
+)
+def test_the_largest_tier_the_instance_matches_is_chosen(
+    sandbox: Sandbox, vcpu: int, memory_gib: int, tier: str
+) -> None:
+    standalone_host(sandbox, vcpu=vcpu, memory_gib=memory_gib)
+    sandbox.attach_volume()
+    result = sandbox.run("boot.sh")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"tier {tier} for {vcpu} vCPU" in result.stdout
+    assert tier_override(sandbox) == standalone_tier_files()[f"{tier}.yaml"]
+
+
+def test_instance_below_the_smallest_tier_is_refused_before_the_disk(sandbox: Sandbox) -> None:
+    standalone_host(sandbox, vcpu=4, memory_gib=16)
+    sandbox.attach_volume()
+    result = sandbox.run("boot.sh")
+    assert result.returncode == 1
+    assert "less than the smallest tier: use m6a.2xlarge or larger" in result.stdout
+    assert sandbox.calls("blkid") == [] and sandbox.calls("mkfs.xfs") == []
+
+
+def test_an_image_without_standalone_sh_says_so(sandbox: Sandbox) -> None:
+    standalone_host(sandbox)
+    sandbox.attach_volume()
+    result = sandbox.run("boot.sh", SGARCH_STANDALONE_SH=str(sandbox.tmp / "missing.sh"))
+    assert result.returncode == 1
+    assert "missing.sh is missing: this image cannot boot without user-data" in result.stdout
+    assert sandbox.calls("mkfs.xfs") == []
+
+
+def test_user_data_settings_win_over_the_image(sandbox: Sandbox) -> None:
+    """The stack's instances run the sgarch AMI too: their sgarch.env decides, never the standalone path."""
+    standalone_host(sandbox, vcpu=96, memory_gib=384)
+    sandbox.write_config()
+    sandbox.attach_volume()
+    result = sandbox.run("boot.sh")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "standalone" not in result.stdout
+    assert tier_override(sandbox) == "services:\n  gitserver-0:\n    cpus: 4\n"
+
+
+def test_the_index_lists_every_machine_tier_from_small_to_large() -> None:
+    files = standalone_tier_files()
+    rows = [line.split() for line in files["index"].splitlines() if not line.startswith("#")]
+    assert [row[0] for row in rows] == ["XS", "S", "M", "L", "XL"]
+    assert [int(row[1]) for row in rows] == sorted(int(row[1]) for row in rows)
+    assert all(f"{row[0]}.yaml" in files for row in rows)
+
+
+# --- finalize.sh (the image build's last provisioner) ------------------------------------------------------
+
+
+def image_host(box: Sandbox, *, with_tiers: bool = True) -> Path:
+    """A build instance after install.sh and the spec's files; returns finalize.sh's path in the sandbox."""
+    state = box.root / "var" / "lib" / "sgarch"
+    state.mkdir(parents=True)
+    (state / "install.done").write_text(f"version={VERSION}\ncompose=2.40.3\n")
+    (state / f"images-v{VERSION}.done").touch()
+    (state.parent / "docker").mkdir(parents=True, exist_ok=True)
+    bin_dir = box.root / "opt" / "sgarch" / "bin"
+    bin_dir.mkdir(parents=True)
+    (bin_dir / "boot.sh").write_text("#!/bin/bash\n")
+    (bin_dir / "install.sh").write_text("#!/bin/bash\n")
+    unit = box.root / "etc" / "systemd" / "system" / "sgarch-boot.service"
+    unit.parent.mkdir(parents=True)
+    unit.write_text("[Unit]\n")
+    tiers = box.root / "etc" / "sgarch" / "tiers"
+    tiers.mkdir(parents=True)
+    for name, text in standalone_tier_files().items():
+        if with_tiers or name == "index":
+            (tiers / name).write_text(text)
+    (box.root / "etc" / "sgarch" / "sgarch.env").write_text("SGARCH_DATA_VOLUME_ID=vol-0from0a0test0\n")
+    script = box.tmp / "finalize.sh"
+    script.write_text((REPO / "amis" / "single-node" / "finalize.sh").read_text())
+    # docker image ls --quiet: the pulled images.
+    (box.bin / "docker").write_text(
+        '#!/bin/bash\nprintf "%s\\t" docker "$@" >>"$STUB_LOG"; echo >>"$STUB_LOG"\necho sha256:1\n'
+    )
+    return script
+
+
+def test_finalize_enables_the_standalone_boot_with_the_baked_release(sandbox: Sandbox) -> None:
+    image_host(sandbox)
+    result = sandbox.run("finalize.sh", SGARCH_SOURCEGRAPH_VERSION=VERSION)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    config = sandbox.root / "etc" / "sgarch"
+    assert f"SGARCH_SOURCEGRAPH_VERSION={VERSION}\n" in (config / "image.env").read_text()
+    assert not (config / "sgarch.env").exists(), "a build's own settings must not ship in the image"
+    assert ["systemctl", "enable", "sgarch-boot.service"] in sandbox.calls("systemctl")
+    assert sandbox.calls("systemctl")[-1] == ["systemctl", "stop", "docker.service", "docker.socket"]
+
+
+def test_finalize_fails_when_a_tier_override_is_missing(sandbox: Sandbox) -> None:
+    image_host(sandbox, with_tiers=False)
+    result = sandbox.run("finalize.sh", SGARCH_SOURCEGRAPH_VERSION=VERSION)
+    assert result.returncode == 1
+    assert "tiers/XS.yaml is missing: check the spec's files" in result.stdout
+    assert not (sandbox.root / "etc" / "sgarch" / "image.env").exists()
