@@ -139,6 +139,28 @@ def test_an_image_without_standalone_sh_says_so(sandbox: Sandbox) -> None:
     assert sandbox.calls("mkfs.xfs") == []
 
 
+def test_data_from_another_patch_starts_and_another_minor_is_refused(sandbox: Sandbox) -> None:
+    """Without the stack's upgrade table a patch change is still a plain start; a minor jump is refused."""
+    standalone_host(sandbox)
+    sandbox.attach_volume()
+    assert sandbox.run("boot.sh").returncode == 0
+    marker = sandbox.data / ".sourcegraph-version"
+    status = sandbox.data / ".sgarch-upgrade-status"
+
+    marker.write_text("7.5.1000\n")
+    sandbox.reboot()
+    result = sandbox.run("boot.sh")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert status.read_text().strip() == f"ok: v{VERSION} (patch from v7.5.1000)"
+
+    marker.write_text("7.3.0\n")
+    sandbox.reboot()
+    result = sandbox.run("boot.sh")
+    assert result.returncode == 2
+    assert status.read_text().startswith("refused: no-upgrade-paths:")
+    assert marker.read_text().strip() == "7.3.0"
+
+
 def test_user_data_settings_win_over_the_image(sandbox: Sandbox) -> None:
     """The stack's instances run the sgarch AMI too: their sgarch.env decides, never the standalone path."""
     standalone_host(sandbox, vcpu=96, memory_gib=384)

@@ -324,6 +324,12 @@ decide_upgrade() {
         return
     fi
     major=$((10#${BASH_REMATCH[1]})) minor=$((10#${BASH_REMATCH[2]}))
+    # Another patch of the same minor is always a standard start (the planner says so too); a standalone
+    # image has no table, and needs none for that.
+    if [[ "$major.$minor" == "$(cut -d. -f1-2 <<<"$VERSION")" ]]; then
+        UPGRADE=patch GATE=-
+        return
+    fi
     if [[ ! -r "$UPGRADE_PATHS" ]]; then
         GATE=no-upgrade-paths
         return
