@@ -32,8 +32,19 @@ from sgarch.network.layout import MAX_AZ_COUNT, NetworkLayout, plan_layout
 
 __all__ = ["INTERFACE_ENDPOINT_SERVICES", "SSM_ENDPOINT_SERVICES", "NatStrategy", "Network", "NetworkArgs"]
 
-INTERFACE_ENDPOINT_SERVICES = ("ssm", "ssmmessages", "ec2messages", "ecr.api", "ecr.dkr", "logs", "sts")
-"""Interface endpoints the Network can create (AWS service names after ``com.amazonaws.<region>.``)."""
+INTERFACE_ENDPOINT_SERVICES = (
+    "ssm",
+    "ssmmessages",
+    "ec2messages",
+    "ecr.api",
+    "ecr.dkr",
+    "logs",
+    "monitoring",
+    "sts",
+)
+"""Interface endpoints the Network can create (AWS service names after ``com.amazonaws.<region>.``).
+``monitoring`` is CloudWatch metrics: without NAT, the instance's CloudWatch agent publishes the data-disk
+metric its alarm watches through it."""
 
 SSM_ENDPOINT_SERVICES = ("ssm", "ssmmessages", "ec2messages")
 """The three endpoints Session Manager needs to reach instances in subnets without NAT."""
