@@ -13,7 +13,7 @@ security-group      temporary group, **no inbound rules**                      d
 instance-profile    temporary role + profile with AmazonSSMManagedInstanceCore  remove and delete both
 launch              IMDSv2 required, no key pair, tagged volumes               terminate and wait
 wait-ssm            a no-op Run Command until the agent answers                -
-provision           each provisioner through SSM Run Command                   -
+provision           the spec's files, then each provisioner, through SSM       -
 harden              the hardening scripts, last                                -
 stop                stop, then turn ENA on                                     -
 create-image        CreateImage, tagged                                        on failure: deregister + snapshots
@@ -32,10 +32,11 @@ from __future__ import annotations
 import base64
 import json
 import os
+import posixpath
 import shlex
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -56,7 +57,15 @@ from sgarch.ami.aws import (
     tag_list,
 )
 from sgarch.ami.runner import BuildEvent, Clock, EventSink, Step, SystemClock, run_steps, wait_until
-from sgarch.ami.spec import LoadedSpec, ScriptRef, VolumeSpec
+from sgarch.ami.spec import (
+    BUILD_WORKDIR,
+    INLINE_BUDGET_BYTES,
+    MAX_FILE_BYTES,
+    FileRef,
+    LoadedSpec,
+    ScriptRef,
+    VolumeSpec,
+)
 from sgarch.errors import AmiBuildError, ConfigError
 
 __all__ = [
@@ -68,6 +77,7 @@ __all__ = [
     "BuildState",
     "build",
     "build_steps",
+    "file_commands",
     "plan_build",
 ]
 
@@ -76,9 +86,14 @@ SSM_POLICY = "policy/AmazonSSMManagedInstanceCore"
 # On-demand vCPU quota of the standard families (A, C, D, H, I, M, R, T, Z), which every tier type is in.
 _STANDARD_VCPU_QUOTA = "L-1216C47A"
 _STANDARD_FAMILIES = tuple("acdhimrtz")
-# SendCommand parameters stay well below the 64 KB request limit when scripts are sent inline.
-_MAX_SCRIPT_BYTES = 48 * 1024
-_WORKDIR = "/var/lib/sgarch-build"
+# A script travels base64-encoded like a file, so the same ceiling keeps its command within the budget.
+_MAX_SCRIPT_BYTES = MAX_FILE_BYTES
+_WORKDIR = BUILD_WORKDIR
+# Opens every file command. umask 022: the parent directories mkdir -p creates get 0755, while existing ones
+# keep their mode. The trap removes a half-written temporary file when a later line fails.
+_FILE_PREAMBLE = ("set -eu", "umask 022", "tmp=", """trap 'rm -f "$tmp"' EXIT""")
+# Ends the heredoc of a file's base64; "_" is not in the base64 alphabet, so no payload line can match it.
+_FILE_EOF = "SGARCH_FILE"
 # "Cancelling" is not terminal: the invocation still ends Cancelled (or Success, if it finished first).
 _TERMINAL_COMMAND = {"Success", "Failed", "Cancelled", "TimedOut"}
 # GetCommandInvocation returns only the first 24,000 characters of stdout and 8,000 of stderr.
@@ -208,6 +223,8 @@ class BuildPlan:
     steps: tuple[str, ...]
     scripts: tuple[str, ...]
     shared_with: tuple[str, ...]
+    files: tuple[str, ...] = ()
+    """``destination <- source`` for each ``files`` entry, in the order they are copied."""
 
 
 # --- steps --------------------------------------------------------------------------------------------------
@@ -766,6 +783,64 @@ def script_commands(script: ScriptRef, index: int, environment: dict[str, str]) 
     ]
 
 
+def _copy_files(state: BuildState, step: str, files: tuple[FileRef, ...]) -> None:
+    """Place ``files`` on the build instance in as few SSM commands as :func:`file_commands` packs them."""
+    for file in files:
+        state.emit(BuildEvent("info", step, f"copying {file.ref} to {file.destination} (mode {file.mode})"))
+    batches = file_commands(files)
+    for number, commands in enumerate(batches, start=1):
+        what = f"copying files ({number} of {len(batches)})"
+        _run_command(state, step, commands, what, state.loaded.spec.timeouts.provision_seconds)
+
+
+def file_commands(files: Sequence[FileRef], budget: int = INLINE_BUDGET_BYTES) -> list[list[str]]:
+    """Shell lines of the SSM commands that place ``files``, in order, packed into as few commands as fit.
+
+    A command takes files while its lines stay within ``budget`` characters, so ten small files cost one
+    round trip instead of ten. A file that cannot share gets a command of its own; spec loading has already
+    refused any whose base64 alone exceeds the budget, so no command outgrows the SendCommand limit.
+    """
+    batches: list[list[str]] = []
+    used = 0
+    for file in files:
+        lines = _file_lines(file)
+        cost = _size(lines)
+        if not batches or used + cost > budget:
+            batches.append(list(_FILE_PREAMBLE))
+            used = _size(_FILE_PREAMBLE)
+        batches[-1].extend(lines)
+        used += cost
+    return batches
+
+
+def _size(lines: Sequence[str]) -> int:
+    """Characters the lines take in a command, newlines included."""
+    return sum(len(line) + 1 for line in lines)
+
+
+def _file_lines(file: FileRef) -> list[str]:
+    """Shell lines that replace ``file.destination`` atomically with ``file.content``, owned by root.
+
+    The content is decoded into a temporary file in the destination's own directory (same file system, so
+    ``mv`` is a rename): a reader sees the old file or the new one, never half of one, and never with the
+    wrong mode. ``mktemp`` creates it 0600; ``chown`` goes before ``chmod`` because changing an owner clears
+    set-id bits. ``mv -T`` fails rather than moving the file into a directory that has the destination's name.
+    """
+    directory, name = posixpath.split(file.destination)
+    template = posixpath.join(directory, f".{name}.sgarch-XXXXXX")
+    encoded = base64.b64encode(file.content).decode()
+    return [
+        f"mkdir -p {shlex.quote(directory)}",
+        f"tmp=$(mktemp {shlex.quote(template)})",
+        f"""base64 -d > "$tmp" <<'{_FILE_EOF}'""",
+        *(encoded[i : i + 76] for i in range(0, len(encoded), 76)),
+        _FILE_EOF,
+        'chown root:root "$tmp"',
+        f'chmod {file.mode} "$tmp"',
+        f'mv -f -T "$tmp" {shlex.quote(file.destination)}',
+    ]
+
+
 def _script_environment(state: BuildState) -> dict[str, str]:
     spec = state.loaded.spec
     return {
@@ -840,17 +915,24 @@ class WaitForSsm(_NoCleanup):
 
 
 class Provision(_NoCleanup):
-    """Run the spec's provisioners in order; the first non-zero exit fails the build."""
+    """Copy the spec's files, then run its provisioners in order; the first non-zero exit fails the build."""
 
     name = "provision"
     scripts_field = "provisioners"
+
+    def files(self, state: BuildState) -> tuple[FileRef, ...]:
+        """The files this step places before its scripts: all of them, so the first provisioner sees them."""
+        return state.loaded.files
 
     def scripts(self, state: BuildState) -> tuple[ScriptRef, ...]:
         """The scripts this step runs."""
         return state.loaded.provisioners
 
     def run(self, state: BuildState) -> None:
-        """Send each script through SSM and wait for it."""
+        """Send the files, then each script, through SSM and wait for each command."""
+        files = self.files(state)
+        if files:
+            _copy_files(state, self.name, files)
         environment = _script_environment(state)
         for index, script in enumerate(self.scripts(state)):
             state.emit(BuildEvent("info", self.name, f"running {script.ref}"))
@@ -864,6 +946,10 @@ class Harden(Provision):
     """Run the hardening scripts after every provisioner: no keys, no passwords, no logs, clean cloud-init."""
 
     name = "harden"
+
+    def files(self, state: BuildState) -> tuple[FileRef, ...]:
+        """None: the provision step has placed them all."""
+        return ()
 
     def scripts(self, state: BuildState) -> tuple[ScriptRef, ...]:
         """The spec's hardening scripts."""
@@ -1137,6 +1223,7 @@ def plan_build(loaded: LoadedSpec) -> BuildPlan:
         copy_regions=spec.copy_regions,
         steps=STEP_NAMES,
         scripts=tuple(s.ref for s in (*loaded.provisioners, *loaded.hardening)),
+        files=tuple(f"{f.destination} <- {f.ref}" for f in loaded.files),
         shared_with=(
             *spec.sharing.account_ids,
             *spec.sharing.organization_arns,

@@ -1,9 +1,17 @@
 """Image specs: the YAML in ``amis/<image>/ami.yaml`` as a validated, frozen model.
 
-A spec is pure data. Loading one resolves its provisioning scripts (paths relative to the spec folder, or
-``package:<dotted.package>/<path>`` for scripts shipped inside sgarch) and computes the spec hash that
-identifies a build: the same spec, the same scripts and the same Sourcegraph version give the same hash, and
-``sgarch ami build`` skips a hash that is already built unless ``--force`` is given.
+A spec is pure data. Loading one resolves its provisioning scripts and ``files`` (paths relative to the spec
+folder, or ``package:<dotted.package>/<path>`` for files shipped inside sgarch) and computes the spec hash
+that identifies a build: the same spec, the same scripts and files and the same Sourcegraph version give the
+same hash, and ``sgarch ami build`` skips a hash that is already built unless ``--force`` is given.
+
+``files`` are copied onto the build instance, owned by root, before the first provisioner runs; they travel
+inside SSM commands like the scripts, so each must fit one command (checked when the spec loads)::
+
+    files:
+      - source: config/sourcegraph.env          # or package:<dotted.package>/<path>
+        destination: /etc/sourcegraph/env       # absolute; parent directories are created 0755
+        mode: "0640"                            # quoted; default "0644"
 
 Every default is a security decision, written next to the field:
 
@@ -29,9 +37,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sgarch.errors import ConfigError, config_error_from_pydantic
 
 __all__ = [
+    "INLINE_BUDGET_BYTES",
     "MARKETPLACE_REGION",
+    "MAX_FILE_BYTES",
     "AmiSpec",
     "EncryptionSpec",
+    "FileRef",
+    "FileSpec",
     "LoadedSpec",
     "MarketplaceSecurityGroup",
     "MarketplaceSpec",
@@ -43,6 +55,7 @@ __all__ = [
     "TimeoutsSpec",
     "VolumeSpec",
     "load_spec",
+    "resolve_file",
     "resolve_script",
 ]
 
@@ -53,6 +66,14 @@ SPEC_FILE_NAME = "ami.yaml"
 #: Every image runs this last, after its own scripts, so no provisioner can re-add a key or a password.
 DEFAULT_HARDENING_SCRIPT = "package:sgarch.ami/scripts/harden.sh"
 
+#: What one SSM command may carry inline: the base64 of one script, or of a batch of ``files``. A
+#: conservative ceiling for one SendCommand request, with room for the shell around the payload.
+INLINE_BUDGET_BYTES = 48 * 1024
+#: The largest ``files`` entry: its base64 (4 characters per 3 bytes) must fit one command on its own.
+MAX_FILE_BYTES = INLINE_BUDGET_BYTES // 4 * 3
+#: The builder's scratch directory on the instance, emptied by every script; no file may be placed there.
+BUILD_WORKDIR = "/var/lib/sgarch-build"
+
 _REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 _ACCOUNT = re.compile(r"^\d{12}$")
 _ORG_ARN = re.compile(r"^arn:aws[a-z-]*:organizations::\d{12}:organization/o-[a-z0-9]{10,32}$")
@@ -61,6 +82,9 @@ _OU_ARN = re.compile(
 )
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 _VERSION = re.compile(r"^\d+\.\d+\.\d+$")
+# Destinations go into shell commands: letters, digits and / . _ - @ + only, so nothing needs quoting.
+_DESTINATION = re.compile(r"^[A-Za-z0-9/._@+-]+$")
+_MODE = re.compile(r"^0?[0-7]{3}$")
 # The AWS-managed EBS key, by alias or by the alias ARN; its snapshots cannot be shared with anyone.
 _AWS_MANAGED_KEY = re.compile(r"(^|:)alias/aws/ebs$")
 
@@ -211,6 +235,37 @@ class Provisioner(_Model):
     """Command-line arguments. Default: none."""
 
 
+class FileSpec(_Model):
+    """One file copied onto the build instance before any provisioner runs, owned by root:root.
+
+    The destination and mode are checked in :meth:`AmiSpec.check`, where errors can name ``files[i]``.
+    """
+
+    source: str
+    """``path/relative/to/the/spec/folder`` or ``package:<dotted.package>/<path>``, as for scripts."""
+    destination: str
+    """Absolute path on the instance (letters, digits and ``/ . _ - @ +``). Missing parent directories are
+    created with mode 0755; an existing file is replaced atomically."""
+    mode: str = "0644"
+    """Octal permissions as a quoted string (``"0640"`` or ``"640"``). Default: ``"0644"``."""
+
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _mode_is_a_string(cls, value: object) -> object:
+        # YAML 1.1 reads an unquoted 0644 as the number 420: accepting numbers would silently set 0420.
+        if isinstance(value, int):
+            raise ValueError(
+                'a quoted octal string like "0644" (YAML reads an unquoted 0644 as the number 420)'
+            )
+        return value
+
+    @field_validator("mode")
+    @classmethod
+    def _four_digits(cls, value: str) -> str:
+        # Normalise only; a bad mode is reported by AmiSpec.check with the entry's index.
+        return value.zfill(4) if _MODE.match(value) else value
+
+
 def _provisioners(value: object) -> object:
     if isinstance(value, (list, tuple)):
         return tuple({"script": item} if isinstance(item, str) else item for item in value)
@@ -241,6 +296,10 @@ class AmiSpec(_Model):
     """Volumes baked into the image besides the root. Default: none; the data volume is made at launch."""
     provisioners: tuple[Provisioner, ...] = ()
     """Scripts run in order through SSM as root: ``path/relative/to/spec`` or ``package:pkg.name/path``."""
+    files: tuple[FileSpec, ...] = ()
+    """Files copied onto the instance before the first provisioner: ``{source, destination, mode}``, owned by
+    root:root. Each is at most 36 KiB, sent inline through SSM; ship anything bigger inside a provisioner
+    that downloads it. Default: none."""
     hardening: tuple[Provisioner, ...] = (Provisioner(script=DEFAULT_HARDENING_SCRIPT),)
     """Scripts run after every provisioner. Default: sgarch's hardening (no keys, no passwords, no logs)."""
     environment: dict[str, str] = Field(default_factory=dict)
@@ -316,6 +375,7 @@ class AmiSpec(_Model):
                 raise ConfigError(
                     f"extra_volumes[{index}].device_name", "set", None, "name the device, e.g. /dev/sdb"
                 )
+        _check_files(self.files)
         keys = self.encryption.kms_key_ids
         if self.encryption.mode == "kms":
             missing = [r for r in self.regions if r not in keys]
@@ -354,6 +414,57 @@ class AmiSpec(_Model):
         return (self.build_region, *self.copy_regions)
 
 
+def _check_files(files: tuple[FileSpec, ...]) -> None:
+    """Refuse destinations and modes that are unsafe in a shell command or ambiguous on the instance."""
+    seen: dict[str, int] = {}
+    for index, entry in enumerate(files):
+        _check_destination(f"files[{index}].destination", entry.destination)
+        if not _MODE.match(entry.mode):
+            raise ConfigError(
+                f"files[{index}].mode",
+                "an octal mode of three digits, optionally after a 0",
+                entry.mode,
+                'write it like "0644" or "0755"; setuid, setgid and sticky bits are not offered',
+            )
+        if entry.destination in seen:
+            raise ConfigError(
+                f"files[{index}].destination",
+                "a destination no other entry writes",
+                entry.destination,
+                f"files[{seen[entry.destination]}] already writes it; keep one of the two",
+            )
+        seen[entry.destination] = index
+
+
+def _check_destination(field: str, destination: str) -> None:
+    """One absolute, normalised path of plain characters, outside the builder's scratch directory.
+
+    Empty and ``.`` parts are refused along with ``..``: ``/var/lib//sgarch-build/x`` must not slip past the
+    scratch-directory check, and one spelling per path keeps the duplicate check honest.
+    """
+    if not destination.startswith("/"):
+        raise ConfigError(field, "an absolute path", destination, "start it with /")
+    if not _DESTINATION.match(destination):
+        raise ConfigError(
+            field,
+            "a path of letters, digits and / . _ - @ +",
+            destination,
+            "rename the file; spaces and shell characters are refused because the path goes into a command",
+        )
+    if destination.endswith("/"):
+        raise ConfigError(field, "a file path, not a directory", destination, "add the file name")
+    parts = destination.split("/")[1:]
+    if any(part in ("", ".", "..") for part in parts):
+        raise ConfigError(field, "a path without empty, . or .. parts", destination, "write the plain path")
+    if parts[:3] == BUILD_WORKDIR.split("/")[1:]:
+        raise ConfigError(
+            field,
+            f"a path outside {BUILD_WORKDIR}",
+            destination,
+            "that directory is the builder's scratch space and is emptied by every script; choose another",
+        )
+
+
 @dataclass(frozen=True)
 class ScriptRef:
     """A provisioning script resolved to its content; ``ref`` is how the spec wrote it."""
@@ -370,22 +481,41 @@ class ScriptRef:
 
 
 @dataclass(frozen=True)
+class FileRef:
+    """A ``files`` entry resolved to its content; ``ref`` is how the spec wrote the source."""
+
+    ref: str
+    path: Path
+    content: bytes
+    destination: str
+    mode: str = "0644"
+
+
+@dataclass(frozen=True)
 class LoadedSpec:
-    """A validated spec with its folder, resolved scripts and hash."""
+    """A validated spec with its folder, resolved scripts and files, and hash."""
 
     spec: AmiSpec
     folder: Path
     provisioners: tuple[ScriptRef, ...]
     hardening: tuple[ScriptRef, ...]
+    files: tuple[FileRef, ...] = ()
 
     @property
     def spec_hash(self) -> str:
-        """sha256 over the effective spec and every script's content: what the image is made of."""
+        """sha256 over the effective spec and every script's and file's content: what the image is made of."""
+        # Without files the key is left out, so that adding the field did not change every existing hash.
+        dumped = self.spec.model_dump(mode="json", exclude=None if self.spec.files else {"files"})
         digest = hashlib.sha256()
-        digest.update(json.dumps(self.spec.model_dump(mode="json"), sort_keys=True).encode())
+        digest.update(json.dumps(dumped, sort_keys=True).encode())
         for script in (*self.provisioners, *self.hardening):
             digest.update(b"\0" + script.ref.encode() + b"\0" + hashlib.sha256(script.content).digest())
             digest.update(json.dumps(script.args).encode())
+        for file in self.files:
+            # Destination and mode are in the dump above; the content is only here.
+            digest.update(
+                b"\0file\0" + file.destination.encode() + b"\0" + hashlib.sha256(file.content).digest()
+            )
         return digest.hexdigest()
 
     def with_overrides(
@@ -401,12 +531,39 @@ class LoadedSpec:
         try:
             spec = AmiSpec.model_validate(data)
         except ValidationError as exc:
-            raise config_error_from_pydantic(exc, names) from None
-        return LoadedSpec(spec.check(names), self.folder, self.provisioners, self.hardening)
+            raise _spec_error(exc, names) from None
+        return LoadedSpec(spec.check(names), self.folder, self.provisioners, self.hardening, self.files)
 
 
 def resolve_script(ref: str, folder: Path, field: str, args: tuple[str, ...] = ()) -> ScriptRef:
-    """Resolve one script reference of a spec; ``field`` names it in errors (``provisioners[0]``).
+    """Resolve one script reference of a spec; ``field`` names it in errors (``provisioners[0]``)."""
+    path = _resolve_source(ref, folder, field, "script")
+    return ScriptRef(ref=ref, path=path, content=path.read_bytes(), args=args)
+
+
+def resolve_file(entry: FileSpec, folder: Path, field: str) -> FileRef:
+    """Resolve one ``files`` entry; ``field`` names it in errors (``files[0]``).
+
+    The size is checked here, at load time, so an oversized file fails before any AWS resource exists.
+    """
+    source_field = f"{field}.source"
+    path = _resolve_source(entry.source, folder, source_field, "file")
+    content = path.read_bytes()
+    if len(content) > MAX_FILE_BYTES:
+        raise ConfigError(
+            source_field,
+            f"a file of at most {MAX_FILE_BYTES:,} bytes, what one SSM command carries base64-encoded",
+            entry.source,
+            f"it has {len(content):,} bytes; ship it inside a provisioner that downloads it (and checks "
+            "its sha256)",
+        )
+    return FileRef(
+        ref=entry.source, path=path, content=content, destination=entry.destination, mode=entry.mode
+    )
+
+
+def _resolve_source(ref: str, folder: Path, field: str, kind: str) -> Path:
+    """The path of a spec-folder or ``package:`` reference; ``kind`` (script, file) words the errors.
 
     ``package:`` references are found with ``importlib.util.find_spec``, which locates a package without
     running its ``__init__``: sgarch.ami must not pull in Pulumi by way of ``sgarch.single_node``.
@@ -421,17 +578,19 @@ def resolve_script(ref: str, folder: Path, field: str, args: tuple[str, ...] = (
             found = None
         if found is None or not found.submodule_search_locations:
             raise ConfigError(
-                field, "a script in an installed package", ref, f"package {package} is not installed"
+                field, f"a {kind} in an installed package", ref, f"package {package} is not installed"
             )
         path = Path(next(iter(found.submodule_search_locations))) / relative
     else:
         relative_path = Path(ref)
         if relative_path.is_absolute() or ".." in relative_path.parts:
-            raise ConfigError(field, "a path inside the spec folder", ref, "move the script next to ami.yaml")
+            raise ConfigError(
+                field, "a path inside the spec folder", ref, f"move the {kind} next to ami.yaml"
+            )
         path = folder / relative_path
     if not path.is_file():
-        raise ConfigError(field, "an existing script", ref, f"{path} does not exist")
-    return ScriptRef(ref=ref, path=path, content=path.read_bytes(), args=args)
+        raise ConfigError(field, f"an existing {kind}", ref, f"{path} does not exist")
+    return path
 
 
 def load_spec(location: str | Path) -> LoadedSpec:
@@ -450,7 +609,7 @@ def load_spec(location: str | Path) -> LoadedSpec:
     try:
         spec = AmiSpec.model_validate(data)
     except ValidationError as exc:
-        raise config_error_from_pydantic(exc) from None
+        raise _spec_error(exc) from None
     spec.check()
     folder = path.parent
     provisioners = tuple(
@@ -460,4 +619,16 @@ def load_spec(location: str | Path) -> LoadedSpec:
     hardening = tuple(
         resolve_script(p.script, folder, f"hardening[{i}]", p.args) for i, p in enumerate(spec.hardening)
     )
-    return LoadedSpec(spec, folder, provisioners, hardening)
+    files = tuple(resolve_file(f, folder, f"files[{i}]") for i, f in enumerate(spec.files))
+    return LoadedSpec(spec, folder, provisioners, hardening, files)
+
+
+def _spec_error(exc: ValidationError, names: dict[str, str] | None = None) -> ConfigError:
+    """pydantic's first error as a :class:`ConfigError` whose field reads like the YAML: ``files[1].mode``.
+
+    pydantic locates list items as ``files.1.mode``; the spec's own checks say ``files[1].mode``.
+    """
+    loc = exc.errors()[0].get("loc", ())
+    dotted = ".".join(str(part) for part in loc)
+    indexed = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc).lstrip(".")
+    return config_error_from_pydantic(exc, {dotted: indexed, **(names or {})})

@@ -112,6 +112,7 @@ def build_command(
         table.add_row("spec hash", plan.spec_hash[:16])
         table.add_row("build region", plan.build_region)
         table.add_row("copy regions", ", ".join(plan.copy_regions) or "none")
+        table.add_row("files", "\n".join(plan.files) or "none")
         table.add_row("scripts", "\n".join(plan.scripts))
         table.add_row("shared with", "\n".join(plan.shared_with) or "nobody")
         table.add_row("steps", " → ".join(plan.steps))

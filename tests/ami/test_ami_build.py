@@ -282,3 +282,45 @@ def test_bad_input_found_in_aws_is_a_config_error(
     ):
         build(loaded, BuildOptions(), ClientFactory(), clock=clock)
     assert inventory(REGIONS) == before
+
+
+def test_files_are_sent_in_one_command_before_the_first_provisioner(
+    spec_dir: Path, clock: FakeClock, recorder: Recorder
+) -> None:
+    (spec_dir / "app.conf").write_text("port = 8080\n")
+    (spec_dir / "conf").mkdir()
+    (spec_dir / "conf" / "token.env").write_bytes(b"TOKEN=\x00\xffbinary\n")
+    with (spec_dir / "ami.yaml").open("a") as spec:
+        spec.write(
+            "files:\n"
+            "  - {source: app.conf, destination: /etc/sourcegraph/app.conf}\n"
+            "  - {source: conf/token.env, destination: /etc/sourcegraph/private/token.env, mode: '600'}\n"
+        )
+    result, events = _build(spec_dir, clock, recorder)
+    assert set(result.images) == set(REGIONS)
+
+    sent = [c["Parameters"]["commands"] for c in recorder.of("SendCommand")]
+    assert sent[0] == ["true"]  # the SSM ready check
+    uploads = [c for c in sent if any(line.startswith("mv -f -T ") for line in c)]
+    assert len(uploads) == 1  # two small files, one round trip
+    (upload,) = uploads
+    install_at = next(i for i, c in enumerate(sent) if "00-install.sh" in c[-1])
+    assert sent.index(upload) == install_at - 1  # right before the first provisioner
+
+    def payload(destination: str) -> bytes:
+        end = upload.index(f'mv -f -T "$tmp" {destination}')
+        close = max(i for i in range(end) if upload[i] == "SGARCH_FILE")
+        start = max(i for i in range(close) if upload[i].startswith("base64 -d"))
+        return base64.b64decode("".join(upload[start + 1 : close]))
+
+    assert payload("/etc/sourcegraph/app.conf") == b"port = 8080\n"
+    assert payload("/etc/sourcegraph/private/token.env") == b"TOKEN=\x00\xffbinary\n"
+    assert 'chmod 0644 "$tmp"' in upload and 'chmod 0600 "$tmp"' in upload
+    assert "mkdir -p /etc/sourcegraph/private" in upload
+    copying = [e.message for e in events if e.step == "provision" and e.message.startswith("copying ")]
+    assert copying == [
+        "copying app.conf to /etc/sourcegraph/app.conf (mode 0644)",
+        "copying conf/token.env to /etc/sourcegraph/private/token.env (mode 0600)",
+    ]
+    manifest = json.loads((spec_dir / "manifest.json").read_text())
+    assert manifest["spec_hash"] == load_spec(spec_dir).spec_hash
