@@ -230,3 +230,17 @@ def test_finalize_fails_when_a_tier_override_is_missing(sandbox: Sandbox) -> Non
     assert result.returncode == 1
     assert "tiers/XS.yaml is missing: check the spec's files" in result.stdout
     assert not (sandbox.root / "etc" / "sgarch" / "image.env").exists()
+
+
+def test_the_image_spec_copies_everything_the_standalone_boot_needs() -> None:
+    """finalize.sh refuses an image without these; catch a missing entry before a 20-minute build does."""
+    from sgarch.ami import load_spec
+
+    loaded = load_spec(REPO / "amis" / "single-node")
+    copied = {f.destination: f for f in loaded.files}
+    for name in ("boot.sh", "standalone.sh", "install.sh"):
+        assert copied[f"/opt/sgarch/bin/{name}"].content.decode() == script_text(name)
+    assert copied["/opt/sgarch/bin/boot.sh"].mode == "0755"
+    assert "/etc/systemd/system/sgarch-boot.service" in copied
+    for name, text in standalone_tier_files().items():
+        assert copied[f"/etc/sgarch/tiers/{name}"].content.decode() == text
