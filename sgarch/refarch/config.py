@@ -12,11 +12,25 @@ from sgarch.errors import ConfigError
 from sgarch.sizing import Workload
 from sgarch.validation import build
 
-__all__ = ["WorkloadSettings", "read_settings"]
+__all__ = ["WorkloadSettings", "check_brought_vpc", "read_settings"]
 
 S = TypeVar("S", bound=BaseModel)
 
 _UNSET = frozenset({"", "[]", "{}", "null"})
+
+
+def check_brought_vpc(vpc_id: str | None, subnet_ids: tuple[str, ...], min_subnets: int, why: str) -> None:
+    """The bring-your-own-VPC rule every stack shares: ``vpc_id`` and ``subnet_ids`` come together, with at
+    least ``min_subnets`` subnets (``why`` says what needs them). Raises :class:`ConfigError` naming the key."""
+    if subnet_ids and not vpc_id:
+        raise ConfigError("vpc_id", "set when subnet_ids is set", None, "give the VPC the subnets belong to")
+    if vpc_id and len(subnet_ids) < min_subnets:
+        expected = (
+            "set when vpc_id is set"
+            if min_subnets == 1
+            else f"{min_subnets} or more private subnets with vpc_id"
+        )
+        raise ConfigError("subnet_ids", expected, list(subnet_ids) or None, why)
 
 
 def read_settings(model: type[S], config: pulumi.Config | None = None) -> S:

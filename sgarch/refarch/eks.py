@@ -14,10 +14,9 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 from sgarch.eks import EksCluster, EksClusterArgs
 from sgarch.eks.nodegroups import DEFAULT_HEADROOM
 from sgarch.eks.versions import DEFAULT_KUBERNETES_VERSION
-from sgarch.errors import ConfigError
 from sgarch.helm import SourcegraphRelease, SourcegraphReleaseArgs, excluded_services
 from sgarch.network import NatStrategy, Network, NetworkArgs
-from sgarch.refarch.config import WorkloadSettings
+from sgarch.refarch.config import WorkloadSettings, check_brought_vpc
 from sgarch.validation import build
 
 __all__ = ["EksSettings", "deploy"]
@@ -104,17 +103,7 @@ class EksSettings(WorkloadSettings):
 
     @model_validator(mode="after")
     def _combination(self) -> EksSettings:
-        if self.vpc_id and len(self.subnet_ids) < 2:
-            raise ConfigError(
-                "subnet_ids",
-                "two or more private subnets with vpc_id",
-                list(self.subnet_ids),
-                "list one per zone",
-            )
-        if self.subnet_ids and not self.vpc_id:
-            raise ConfigError(
-                "vpc_id", "set when subnet_ids is set", None, "give the VPC the subnets belong to"
-            )
+        check_brought_vpc(self.vpc_id, self.subnet_ids, 2, "list one per zone")
         return self
 
 

@@ -27,6 +27,7 @@ from sgarch.eks import EksCluster, EksClusterArgs
 from sgarch.errors import ConfigError
 from sgarch.helm import SourcegraphRelease, SourcegraphReleaseArgs
 from sgarch.network import INTERFACE_ENDPOINT_SERVICES, NatStrategy, Network, NetworkArgs
+from sgarch.refarch.config import check_brought_vpc
 from sgarch.single_node.args import DEFAULT_SOURCEGRAPH_VERSION, EgressRule, LoadBalancerArgs, SingleNodeArgs
 from sgarch.single_node.component import SingleNode
 from sgarch.sizing import Workload
@@ -155,17 +156,7 @@ class PocSettings(BaseModel):
 
     @model_validator(mode="after")
     def _combinations(self) -> PocSettings:
-        if self.vpc_id and len(self.subnet_ids) < 2:
-            raise ConfigError(
-                "subnet_ids",
-                "at least two private subnets with vpc_id",
-                list(self.subnet_ids),
-                "the internal ALB needs two AZs",
-            )
-        if self.subnet_ids and not self.vpc_id:
-            raise ConfigError(
-                "vpc_id", "set when subnet_ids is set", None, "give the VPC the subnets belong to"
-            )
+        check_brought_vpc(self.vpc_id, self.subnet_ids, 2, "the internal ALB needs two AZs")
         if not self.certificate_arn and not self.public_zone_id:
             raise ConfigError(
                 "certificate_arn",

@@ -12,7 +12,7 @@ from pydantic import ConfigDict, Field, model_validator
 
 from sgarch.errors import ConfigError
 from sgarch.network import INTERFACE_ENDPOINT_SERVICES, NatStrategy, Network, NetworkArgs
-from sgarch.refarch.config import WorkloadSettings
+from sgarch.refarch.config import WorkloadSettings, check_brought_vpc
 from sgarch.single_node.args import DEFAULT_SOURCEGRAPH_VERSION, LoadBalancerArgs, SingleNodeArgs
 from sgarch.single_node.component import SingleNode
 from sgarch.sizing import estimate
@@ -76,12 +76,7 @@ class SingleNodeSettings(WorkloadSettings):
 
     @model_validator(mode="after")
     def _byo_network(self) -> SingleNodeSettings:
-        if self.vpc_id and not self.subnet_ids:
-            raise ConfigError("subnet_ids", "set when vpc_id is set", None, "list the private subnets to use")
-        if self.subnet_ids and not self.vpc_id:
-            raise ConfigError(
-                "vpc_id", "set when subnet_ids is set", None, "give the VPC the subnets belong to"
-            )
+        check_brought_vpc(self.vpc_id, self.subnet_ids, 1, "list the private subnets to use")
         # An Application Load Balancer needs subnets in at least two availability zones.
         if self.certificate_arn and self.vpc_id and len(self.subnet_ids) < 2:
             raise ConfigError(
