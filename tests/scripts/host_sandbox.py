@@ -32,8 +32,8 @@ _RECORD = (
 
 STUBS: dict[str, str] = {
     # lsblk: the device list (after `appear_after` empty answers; the root disk nvme0n1 first, then the data
-    # volume, then any `extra_disks` lines), a disk's partitions and mounts (the root disk has both), or
-    # a device's FSTYPE.
+    # volume, then any `extra_disks` lines), a disk's partitions and mounts (the root disk has both), its
+    # size (500 GiB unless `size_bytes` says otherwise), or a device's FSTYPE.
     "lsblk": """
 case " $* " in
 *SERIAL*)
@@ -48,6 +48,7 @@ case " $* " in
     "$STUB_ROOT/dev/nvme0n1") printf ' \nnvme0n1 /boot/efi\nnvme0n1 /\n' ;;
     *) echo " " ;;
     esac ;;
+*SIZE*) cat "$STUB_STATE/size_bytes" 2>/dev/null || echo 536870912000 ;;
 *FSTYPE*) cat "$STUB_STATE/lsblk_fstype" 2>/dev/null || cat "$STUB_STATE/fstype" 2>/dev/null || true ;;
 esac
 """,

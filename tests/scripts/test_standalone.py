@@ -79,6 +79,24 @@ def test_two_unused_volumes_are_refused_untouched(sandbox: Sandbox) -> None:
     assert sandbox.calls("mkfs.xfs") == [] and sandbox.calls("mount") == []
 
 
+def test_a_small_new_volume_is_refused_but_a_labelled_one_is_used(sandbox: Sandbox) -> None:
+    """The console's default 8 GiB extra volume is not a data volume; an existing sgdata volume always is."""
+    standalone_host(sandbox)
+    sandbox.attach_volume()
+    sandbox.set_state("size_bytes", str(8 * 1024**3))
+    result = sandbox.run("boot.sh")
+    assert result.returncode == 1
+    assert "has 8 GiB: attach an empty volume of at least 100 GiB" in result.stdout + result.stderr
+    assert sandbox.calls("mkfs.xfs") == []
+
+    sandbox.set_state("fstype", "xfs")
+    sandbox.set_state("label", "sgdata")
+    sandbox.reset_calls()
+    result = sandbox.run("boot.sh")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert sandbox.calls("mkfs.xfs") == []
+
+
 def test_instance_store_disks_are_not_data_volumes(sandbox: Sandbox) -> None:
     """NVMe instance storage has an AWS… serial, not vol…; it must never be formatted as the data volume."""
     standalone_host(sandbox)

@@ -10,6 +10,9 @@
 #   from sgarch's tier table, with one compose override per tier next to it).
 
 TIERS_DIR="${SGARCH_TIERS_DIR:-$CONFIG_DIR/tiers}"
+# A new data volume smaller than this is refused: it is most likely the console's default extra volume, and
+# Sourcegraph would fill it within days. A volume already labelled sgdata is used whatever its size.
+MIN_NEW_VOLUME_GIB="${SGARCH_MIN_NEW_VOLUME_GIB:-100}"
 MEMINFO="${SGARCH_MEMINFO:-/proc/meminfo}"
 # Read by boot.sh's messages.
 # shellcheck disable=SC2034
@@ -41,7 +44,16 @@ find_standalone_device() {
         die "${#disks[@]} unused EBS volumes (${disks[*]}): detach all but the data volume, or label it with xfs_admin -L $DATA_LABEL DEVICE" >&2
     fi
     if ((${#disks[@]} == 1)); then
+        check_new_volume_size "${disks[0]}"
         echo "${disks[0]}"
+    fi
+}
+
+check_new_volume_size() {
+    local device="$1" bytes
+    bytes="$(lsblk --nodeps --bytes --noheadings --output SIZE "$device" 2>/dev/null | tr -d '[:space:]')"
+    if [[ "$bytes" =~ ^[0-9]+$ ]] && ((bytes < MIN_NEW_VOLUME_GIB * 1024 * 1024 * 1024)); then
+        die "the only unused EBS volume, $device, has $((bytes / 1024 / 1024 / 1024)) GiB: attach an empty volume of at least $MIN_NEW_VOLUME_GIB GiB (500 GiB or more recommended) instead, then run: systemctl restart sgarch-boot" >&2
     fi
 }
 
