@@ -32,6 +32,13 @@ while read -r tier _; do
     [[ -z "$tier" || "$tier" == \#* ]] && continue
     [[ -s "$CONFIG_DIR/tiers/$tier.yaml" ]] || die "$CONFIG_DIR/tiers/$tier.yaml is missing: check the spec's files"
 done <"$CONFIG_DIR/tiers/index"
+# The upgrade table is rendered for the spec's pinned release; a build with another --version must not ship
+# it (its verdicts would be for the wrong target). Without it, standalone instances refuse minor jumps.
+paths="$CONFIG_DIR/upgrade-paths"
+if [[ -f "$paths" ]] && ! head -n 1 "$paths" | grep -qF "other releases than $VERSION."; then
+    log "WARNING: $paths was rendered for another release than v$VERSION; removed, so standalone instances of this image refuse upgrades across minor releases (run make docs for v$VERSION to keep it)"
+    rm -f "$paths"
+fi
 # The release the standalone boot runs. User-data's sgarch.env, when present, takes precedence.
 cat >"$CONFIG_DIR/image.env" <<EOF
 # The Sourcegraph release baked into this image; boot.sh uses it when the instance has no sgarch user-data.

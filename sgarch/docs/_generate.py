@@ -1,17 +1,19 @@
 """Plan every stack folder that exists and render the pages under ``reference-architectures/``.
 
-Also renders the single-node image's per-tier compose overrides (``amis/single-node/tiers/``), which come
-from the same estimator and must not drift from it either.
+Also renders the single-node image's per-tier compose overrides and upgrade table (``amis/single-node/``),
+which come from the same estimator and planner and must not drift from them either.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import yaml
+
 from sgarch.docs._architectures import ARCHITECTURES, Architecture
 from sgarch.docs._plans import PlannedTier, plan_stack, plan_variant
 from sgarch.docs._render import render_architecture, render_policy_rules, render_readme
-from sgarch.single_node.standalone import TIERS_SOURCE_DIR, standalone_tier_files
+from sgarch.single_node.standalone import IMAGE_SOURCE_DIR, standalone_image_files
 
 __all__ = ["DOCS_DIR", "generate_pages", "stale_pages", "write_pages"]
 
@@ -46,10 +48,12 @@ def generate_pages(root: Path) -> dict[str, str]:
     )
     pages[f"{DOCS_DIR}/README.md"] = render_readme(planned_pages, links)
     pages[f"{DOCS_DIR}/policy-rules.md"] = render_policy_rules()
-    # Not a page, but generated from the same code: the single-node image's per-tier overrides.
-    if (root / TIERS_SOURCE_DIR).parent.joinpath("ami.yaml").is_file():
-        for name, text in standalone_tier_files().items():
-            pages[f"{TIERS_SOURCE_DIR}/{name}"] = text
+    # Not pages, but generated from the same code: what the single-node image needs to boot on its own.
+    spec_file = root / IMAGE_SOURCE_DIR / "ami.yaml"
+    if spec_file.is_file():
+        version = str(yaml.safe_load(spec_file.read_text(encoding="utf-8"))["sourcegraph_version"])
+        for name, text in standalone_image_files(version.removeprefix("v")).items():
+            pages[f"{IMAGE_SOURCE_DIR}/{name}"] = text
     return dict(sorted(pages.items()))
 
 

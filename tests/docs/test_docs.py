@@ -10,7 +10,7 @@ import sgarch.docs._generate as generate_module
 from sgarch.docs import DOCS_DIR, generate_pages, plan_stack, render_mermaid, stale_pages
 from sgarch.docs.__main__ import main
 from sgarch.policy import RULES
-from sgarch.single_node.standalone import TIERS_SOURCE_DIR
+from sgarch.single_node.standalone import IMAGE_SOURCE_DIR, TIERS_SOURCE_DIR
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -36,10 +36,11 @@ def test_pages_exist_only_for_stacks_that_exist(pages: dict[str, str]) -> None:
         for d in (ROOT / "stacks").iterdir()
         if d.name in ("single-node", "eks", "poc") and (d / "Pulumi.yaml").is_file()
     }
-    # The single-node image's per-tier overrides come from the same generator.
+    # The single-node image's per-tier overrides and upgrade table come from the same generator.
     expected |= {
         f"{TIERS_SOURCE_DIR}/{name}" for name in ("index", "XS.yaml", "S.yaml", "M.yaml", "L.yaml", "XL.yaml")
     }
+    expected.add(f"{IMAGE_SOURCE_DIR}/upgrade-paths")
     assert set(pages) == expected
     assert f"{DOCS_DIR}/validate-your-tier.md" not in pages
 

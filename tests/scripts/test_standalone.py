@@ -12,17 +12,22 @@ import pytest
 from host_sandbox import VERSION, Sandbox
 
 from sgarch.single_node.standalone import standalone_tier_files
-from sgarch.single_node.userdata import script_text
+from sgarch.single_node.userdata import render_upgrade_paths, script_text
 
 REPO = Path(__file__).resolve().parents[2]
 GIB_KB = 1024 * 1024
 
 
-def standalone_host(box: Sandbox, *, vcpu: int = 8, memory_gib: float = 32) -> None:
-    """What the image holds (image.env, tiers) and an instance of ``vcpu``/``memory_gib`` (nominal)."""
+def standalone_host(
+    box: Sandbox, *, vcpu: int = 8, memory_gib: float = 32, upgrade_table: bool = True
+) -> None:
+    """What the image holds (image.env, tiers, the upgrade table unless the image was built with another
+    --version) and an instance of ``vcpu``/``memory_gib`` (nominal)."""
     config = box.root / "etc" / "sgarch"
     (config / "tiers").mkdir(parents=True, exist_ok=True)
     (config / "image.env").write_text(f"SGARCH_SOURCEGRAPH_VERSION={VERSION}\nSGARCH_IMAGE=sgarch\n")
+    if upgrade_table:
+        (config / "upgrade-paths").write_text(render_upgrade_paths(VERSION))
     for name, text in standalone_tier_files().items():
         (config / "tiers" / name).write_text(text)
     # Only the image carries standalone.sh (the user-data never does); boot.sh sources it.
@@ -157,9 +162,22 @@ def test_an_image_without_standalone_sh_says_so(sandbox: Sandbox) -> None:
     assert sandbox.calls("mkfs.xfs") == []
 
 
-def test_data_from_another_patch_starts_and_another_minor_is_refused(sandbox: Sandbox) -> None:
-    """Without the stack's upgrade table a patch change is still a plain start; a minor jump is refused."""
+def test_data_from_an_older_minor_follows_the_images_upgrade_table(sandbox: Sandbox) -> None:
     standalone_host(sandbox)
+    sandbox.attach_volume()
+    assert sandbox.run("boot.sh").returncode == 0
+    (sandbox.data / ".sourcegraph-version").write_text("7.4.0\n")
+    sandbox.reboot()
+
+    result = sandbox.run("boot.sh")
+    assert result.returncode == 0, result.stdout + result.stderr
+    status = (sandbox.data / ".sgarch-upgrade-status").read_text().strip()
+    assert status == f"ok: v{VERSION} (standard from v7.4.0)"
+
+
+def test_without_the_table_a_patch_starts_and_another_minor_is_refused(sandbox: Sandbox) -> None:
+    """An image built with another --version has no table: a patch change still starts, a minor jump not."""
+    standalone_host(sandbox, upgrade_table=False)
     sandbox.attach_volume()
     assert sandbox.run("boot.sh").returncode == 0
     marker = sandbox.data / ".sourcegraph-version"
@@ -242,6 +260,23 @@ def test_finalize_enables_the_standalone_boot_with_the_baked_release(sandbox: Sa
     assert sandbox.calls("systemctl")[-1] == ["systemctl", "stop", "docker.service", "docker.socket"]
 
 
+def test_finalize_keeps_the_upgrade_table_of_its_release_only(sandbox: Sandbox) -> None:
+    """A --version build must not ship verdicts computed for another target release."""
+    image_host(sandbox)
+    table = sandbox.root / "etc" / "sgarch" / "upgrade-paths"
+    table.write_text(render_upgrade_paths(VERSION))
+    assert sandbox.run("finalize.sh", SGARCH_SOURCEGRAPH_VERSION=VERSION).returncode == 0
+    assert table.read_text() == render_upgrade_paths(VERSION)
+
+    state = sandbox.root / "var" / "lib" / "sgarch"
+    (state / "install.done").write_text("version=7.6.1000\ncompose=2.40.3\n")
+    (state / "images-v7.6.1000.done").touch()
+    result = sandbox.run("finalize.sh", SGARCH_SOURCEGRAPH_VERSION="7.6.1000")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert not table.exists()
+    assert "rendered for another release than v7.6.1000; removed" in result.stdout
+
+
 def test_finalize_fails_when_a_tier_override_is_missing(sandbox: Sandbox) -> None:
     image_host(sandbox, with_tiers=False)
     result = sandbox.run("finalize.sh", SGARCH_SOURCEGRAPH_VERSION=VERSION)
@@ -262,3 +297,5 @@ def test_the_image_spec_copies_everything_the_standalone_boot_needs() -> None:
     assert "/etc/systemd/system/sgarch-boot.service" in copied
     for name, text in standalone_tier_files().items():
         assert copied[f"/etc/sgarch/tiers/{name}"].content.decode() == text
+    table = copied["/etc/sgarch/upgrade-paths"].content.decode()
+    assert table == render_upgrade_paths(loaded.spec.sourcegraph_version)
