@@ -130,7 +130,6 @@ wait_for_device() {
     die "data volume $VOLUME_DESC is not attached after ${DEVICE_TIMEOUT_SECONDS}s$MISSING_VOLUME_FIX" >&2
 }
 
-
 # Formatting destroys data, so it happens only when both blkid and lsblk see nothing on the device:
 # no filesystem, no partition table. Anything unexpected stops the boot instead.
 prepare_filesystem() {
@@ -485,12 +484,12 @@ main() {
     log "Sourcegraph v$VERSION is starting; boot finished"
 }
 
-# Sourced (as the tests do, to compare decide_upgrade with the planner), it only defines the functions.
 if [[ "$STANDALONE" == true && -r "$STANDALONE_SH" ]]; then
     # shellcheck source=/dev/null
     source "$STANDALONE_SH"
 fi
 
+# Sourced (as the tests do, to compare decide_upgrade with the planner), it only defines the functions.
 if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
     mkdir -p "$(dirname "$LOG_FILE")"
     # A pipeline, not `exec > >(tee)`, so the log is complete when the script exits.
