@@ -91,12 +91,24 @@ def run_program(program: Callable[[], T | Awaitable[T]]) -> T:
     try:
         _sync_await(run_pulumi_func(body))
     except Exception as exc:
+        # Every Output that depended on the failed one fails too, and nobody awaits those futures: asyncio
+        # would log each one ("Future exception was never retrieved"), thousands of lines of traceback
+        # after the one error that says what went wrong. That error is raised here, so the echoes go.
+        with contextlib.suppress(RuntimeError):
+            asyncio.get_event_loop().set_exception_handler(_quiet_unretrieved)
         inner = _sgarch_error_in_chain(exc)
         if inner is None or inner is exc:
             raise
         raise inner from None
     value: T = result[0]
     return value
+
+
+def _quiet_unretrieved(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """Drop asyncio's reports of unretrieved future exceptions; pass everything else on."""
+    if "never retrieved" in str(context.get("message", "")):
+        return
+    loop.default_exception_handler(context)
 
 
 def _sgarch_error_in_chain(exc: BaseException) -> SgarchError | None:

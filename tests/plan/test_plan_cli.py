@@ -107,3 +107,26 @@ def test_installed_script_has_no_traceback() -> None:
     assert (
         result.stderr.strip() == "error: tiny:volumeGib must be an integer (got 'x'): fix the --config value."
     )
+
+
+def test_error_inside_an_output_is_one_line_without_echoes() -> None:
+    # Every resource that depends on the failing Output fails with it; asyncio would report each of their
+    # futures with a full traceback ("Future exception was never retrieved") after the real message.
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from sgarch.cli import main; main()",
+            "plan",
+            str(STACKS / "raises_in_output"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.strip().splitlines() == [
+        "error: aws:region must be an AWS region like us-east-1 (got 'mars-north-1'): check the region name."
+    ]
