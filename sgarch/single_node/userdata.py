@@ -15,8 +15,9 @@ What is written where::
     /opt/sgarch/bin/install.sh, boot.sh     package data from sgarch/single_node/scripts/
 
 Size: EC2 accepts at most 16 KB of raw user data, and the two scripts alone are larger. They are shipped
-without comment lines (the commented source is in the package) and compressed (cloud-init's
-``encoding: gz+b64``), which keeps the whole document near 12 KB while settings stay readable.
+without comment lines and indentation (the commented source is in the package) and compressed (cloud-init's
+``encoding: gz+b64``), as are the unit (without comments) and the generated upgrade table; that keeps the
+whole document near 14 KB while the settings (``sgarch.env``, the overrides) stay readable.
 The compression is a small DEFLATE encoder of our own: zlib's output differs between builds (zlib,
 zlib-ng, Apple's), and a byte of difference in user-data would make Pulumi replace the instance when a
 colleague on another OS runs ``pulumi up``. Ours gives the same bytes everywhere; any gzip reader decodes it.
@@ -77,7 +78,8 @@ DATA_MOUNT_POINT = "/mnt/data"
 """Where boot.sh mounts the data volume; Docker's data-root is ``/mnt/data/docker``."""
 
 DATA_LABEL = "sgdata"
-"""XFS label of the data volume (XFS labels hold at most 12 characters); fstab mounts by this label."""
+"""XFS label of the data volume (XFS labels hold at most 12 characters). Standalone boots find the volume by
+it; boot.sh mounts the device found by the volume id, and fstab names its filesystem UUID, never the label."""
 
 BOOT_UNIT = "sgarch-boot.service"
 """The systemd unit that runs boot.sh on every boot."""
@@ -228,8 +230,10 @@ def render_user_data(config: UserDataConfig) -> str:
         f"{name}={config.extra_env[name]}\n" for name in sorted(config.extra_env)
     )
     lines += _file(f"{_CONFIG_DIR}/sourcegraph.env", env, "0644")
-    lines += _file(UPGRADE_PATHS, render_upgrade_paths(config.sourcegraph_version), "0644")
-    lines += _file(f"/etc/systemd/system/{BOOT_UNIT}", script_text(BOOT_UNIT), "0644")
+    # Generated, not settings: compressed like the scripts (the instance holds the plain files).
+    lines += _file(UPGRADE_PATHS, render_upgrade_paths(config.sourcegraph_version), "0644", compress=True)
+    unit = _strip_comments(script_text(BOOT_UNIT))
+    lines += _file(f"/etc/systemd/system/{BOOT_UNIT}", unit, "0644", compress=True)
     for name in ("install.sh", "boot.sh"):
         lines += _file(f"{_BIN_DIR}/{name}", _strip_comments(script_text(name)), "0755", compress=True)
     lines.append("runcmd:")
@@ -257,6 +261,11 @@ def _settings(config: UserDataConfig) -> str:
         "SGARCH_BEHIND_LOAD_BALANCER": "true" if config.behind_load_balancer else "false",
         "SGARCH_REGION": config.region,
     }
+    # install.sh checks out the release only at this commit. A release the table lacks gets none, and
+    # install.sh then refuses to fetch it (the sgarch image's baked release needs no fetch).
+    commit = _deploy_commit(config.sourcegraph_version)
+    if commit is not None:
+        values["SGARCH_DEPLOY_COMMIT"] = commit
     header = "# Settings for boot.sh and install.sh, rendered by sgarch: change the stack, not this file.\n"
     return header + "".join(f"{key}={value}\n" for key, value in values.items())
 
@@ -344,16 +353,46 @@ def _file(path: str, content: str, permissions: str, *, compress: bool = False) 
     return lines
 
 
+def _deploy_commit(sourcegraph_version: str) -> str | None:
+    """The commit the release's tag must point to, from the package's ``deploy-commits`` table."""
+    for line in script_text("deploy-commits").splitlines():
+        fields = line.split()
+        if len(fields) == 2 and fields[0] == sourcegraph_version:
+            return fields[1]
+    return None
+
+
+# `<<WORD`, `<<-WORD`, `<<'WORD'` or `<<"WORD"`, but not the here-string `<<<`.
+_HEREDOC_RE = re.compile(r"(?<!<)<<(-?)\s*(['\"]?)([A-Za-z_][A-Za-z0-9_]*)\2")
+
+
 def _strip_comments(script: str) -> str:
-    """Drop comment-only and blank lines (the shebang stays). Safe for our scripts: no heredoc in them
-    depends on a line that starts with ``#``; tests run the stripped scripts to prove it."""
+    """Drop comment-only and blank lines and leading indentation (the shebang stays); here-document bodies
+    and lines continued from a line ending in ``\\`` stay as they are. bash reads the result exactly like
+    the source: a test compares what bash parsed from both (``declare -f``)."""
     lines = script.splitlines()
-    kept = [lines[0]] + [line for line in lines[1:] if line.strip() and not re.match(r"^\s*#(\s|$)", line)]
+    kept = [lines[0]]
+    delimiter: str | None = None
+    tabs_stripped = False
+    continued = False
+    for line in lines[1:]:
+        if delimiter is not None:
+            kept.append(line)
+            if (line.lstrip("\t") if tabs_stripped else line) == delimiter:
+                delimiter = None
+            continue
+        if not continued and (not line.strip() or re.match(r"^\s*#(\s|$)", line)):
+            continue
+        kept.append(line if continued else line.lstrip(" \t"))
+        continued = line.endswith("\\")
+        opener = _HEREDOC_RE.search(line)
+        if opener is not None:
+            tabs_stripped, delimiter = opener.group(1) == "-", opener.group(3)
     return "\n".join(kept) + "\n"
 
 
 # --- deterministic gzip (RFC 1951 DEFLATE, RFC 1952 wrapper) --------------------------------------------
-# Greedy LZ77 over a 32 KiB window, then one block with fixed Huffman codes or the data's own, whichever is
+# Lazy LZ77 over a 32 KiB window, then one block with fixed Huffman codes or the data's own, whichever is
 # smaller: a few percent larger than zlib -9, but the same bytes on every machine (see the module docstring).
 
 # RFC 1951 §3.2.5: base value and extra bits of each length code (257-285) and distance code (0-29).
@@ -480,7 +519,11 @@ def _bucket(value: int, bases: tuple[int, ...]) -> int:
 
 
 def _lz77(data: bytes) -> list[tuple[int, int]]:
-    """Greedy matches: ``(byte, 0)`` for a literal, ``(length, distance)`` for a match."""
+    """Lazy matches, as zlib makes them: ``(byte, 0)`` for a literal, ``(length, distance)`` for a match.
+
+    A match is taken only when the match one byte later is not longer; otherwise that byte goes out as a
+    literal and the longer match wins (about 3% smaller than greedy matching on our scripts).
+    """
     tokens: list[tuple[int, int]] = []
     positions: dict[bytes, list[int]] = {}
     i, size = 0, len(data)
@@ -489,25 +532,31 @@ def _lz77(data: bytes) -> list[tuple[int, int]]:
         for k in range(start, min(end, size - 2)):
             positions.setdefault(data[k : k + 3], []).append(k)
 
-    while i < size:
+    def longest(at: int) -> tuple[int, int]:
         best_length = best_distance = 0
-        for j in reversed(positions.get(data[i : i + 3], [])[-_CHAIN:]):
-            if i - j > _WINDOW:
+        for j in reversed(positions.get(data[at : at + 3], [])[-_CHAIN:]):
+            if at - j > _WINDOW:
                 break
             length = 3
-            while length < _MAX_MATCH and i + length < size and data[j + length] == data[i + length]:
+            while length < _MAX_MATCH and at + length < size and data[j + length] == data[at + length]:
                 length += 1
             if length > best_length:
-                best_length, best_distance = length, i - j
+                best_length, best_distance = length, at - j
                 if length == _MAX_MATCH:
                     break
+        return best_length, best_distance
+
+    while i < size:
+        best_length, best_distance = longest(i)
+        remember(i, i + 1)
+        if 3 <= best_length < _MAX_MATCH and longest(i + 1)[0] > best_length:
+            best_length = 0
         if best_length >= 3:
             tokens.append((best_length, best_distance))
-            remember(i, i + best_length)
+            remember(i + 1, i + best_length)
             i += best_length
         else:
             tokens.append((data[i], 0))
-            remember(i, i + 1)
             i += 1
     return tokens
 

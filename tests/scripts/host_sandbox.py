@@ -13,18 +13,33 @@ from __future__ import annotations
 
 import base64
 import gzip
+import hashlib
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
-from sgarch.single_node.userdata import UserDataConfig, render_upgrade_paths, render_user_data
+from sgarch.single_node.userdata import UserDataConfig, render_upgrade_paths, render_user_data, script_text
 
 VERSION = "7.5.4453"
 VOLUME_ID = "vol-0123456789abcdef0"
 SERIAL = VOLUME_ID.replace("-", "")
 SERVICES = ("caddy", "gitserver-0", "sourcegraph-frontend-0", "worker")
+# The fake host is an AL2023 host: the docker package's /etc/sysconfig/docker, with its sources.
+AL2023_DOCKER = Path(__file__).resolve().parents[1] / "data" / "al2023-docker"
+FAKE_COMPOSE = b"fake compose binary\n"
+FS_UUID = "0b1e4a63-5b7c-4d4e-9b7a-2f1d3c4b5a69"
+
+
+def deploy_commit(version: str) -> str | None:
+    """The commit install.sh pins for ``version`` (the package's deploy-commits table)."""
+    for line in script_text("deploy-commits").splitlines():
+        fields = line.split()
+        if len(fields) == 2 and fields[0] == version:
+            return fields[1]
+    return None
+
 
 _RECORD = (
     'printf "%s" "$(basename "$0")" >>"$STUB_LOG"; printf "\\t%s" "$@" >>"$STUB_LOG"; echo >>"$STUB_LOG"\n'
@@ -52,8 +67,12 @@ case " $* " in
 *FSTYPE*) cat "$STUB_STATE/lsblk_fstype" 2>/dev/null || cat "$STUB_STATE/fstype" 2>/dev/null || true ;;
 esac
 """,
-    # blkid: -L finds the data volume by its label; -p -o export probes it.
+    # blkid: -L finds the data volume by its label; -s UUID reads its filesystem's UUID; -p -o export probes it.
     "blkid": """
+case " $* " in *" -s UUID "*)
+    [ -f "$STUB_STATE/fstype" ] || exit 2
+    cat "$STUB_STATE/uuid" 2>/dev/null || echo "$STUB_FS_UUID"; exit 0 ;;
+esac
 if [ "$1" = -L ]; then
     if [ -f "$STUB_STATE/device" ] && [ "$(cat "$STUB_STATE/label" 2>/dev/null)" = "$2" ]; then
         cat "$STUB_STATE/device"; exit 0
@@ -74,19 +93,24 @@ echo xfs >"$STUB_STATE/fstype"
 while [ $# -gt 0 ]; do if [ "$1" = -L ]; then echo "$2" >"$STUB_STATE/label"; fi; shift; done
 """,
     "xfs_admin": 'echo "$2" >"$STUB_STATE/label"\n',
-    "mount": 'touch "$STUB_STATE/mounted"\n',
+    # mount DEVICE DIR: remember what is mounted; findmnt reports it.
+    "mount": 'echo "$1" >"$STUB_STATE/mounted"\n',
     "mountpoint": '[ -f "$STUB_STATE/mounted" ]\n',
+    "findmnt": 'cat "$STUB_STATE/mounted"\n',
     "udevadm": "",
     "sleep": "",
     "systemctl": "",
-    "sysctl": "",
+    # sysctl -n KEY: the running value (`sysctl_KEY` state, else AL2023's on a small machine); -w: recorded.
+    "sysctl": 'if [ "$1" = -n ]; then cat "$STUB_STATE/sysctl_$2" 2>/dev/null || echo 8192; fi\n',
     "dnf": "",
     "amazon-cloudwatch-agent-ctl": "",
     "uname": "echo x86_64\n",
     "nproc": 'cat "$STUB_STATE/nproc" 2>/dev/null || echo 8\n',
-    # docker: `compose ... config --services` answers the service list (caddy gone behind an ALB).
+    # docker: `compose ... config --services` answers the service list (caddy gone behind an ALB); `pull`
+    # fails when asked to (no registry).
     "docker": """
 case " $* " in
+*" pull "*) [ ! -f "$STUB_STATE/pull_fails" ] || exit 1 ;;
 *" config --services "*)
     for s in $STUB_SERVICES; do
         case " $* " in *sgarch-alb.override.yaml*) [ "$s" = caddy ] && continue ;; esac
@@ -94,17 +118,11 @@ case " $* " in
     done ;;
 esac
 """,
-    # curl: the Compose binary, and a checksums.txt that matches it (or not, when asked to lie).
+    # curl -o FILE URL: the Compose binary.
     "curl": """
-out=""; url=""
-while [ $# -gt 0 ]; do case "$1" in -o) out="$2"; shift 2 ;; http*) url="$1"; shift ;; *) shift ;; esac; done
-case "$url" in
-*checksums.txt)
-    sum=$(printf 'fake compose binary\\n' | sha256sum | cut -d' ' -f1)
-    if [ -f "$STUB_STATE/bad_checksum" ]; then sum=0000000000000000000000000000000000000000000000000000000000000000; fi
-    printf '%s *docker-compose-linux-aarch64\\n%s *docker-compose-linux-x86_64\\n' "$sum" "$sum" >"$out" ;;
-*) printf 'fake compose binary\\n' >"$out" ;;
-esac
+out=""
+while [ $# -gt 0 ]; do case "$1" in -o) out="$2"; shift 2 ;; *) shift ;; esac; done
+printf 'fake compose binary\\n' >"$out"
 """,
     # boot.sh's call to install.sh when the pinned release is missing: "fetch" it.
     "install.sh": """
@@ -112,11 +130,16 @@ v=""; while [ $# -gt 0 ]; do [ "$1" = --version ] && v="$2"; shift; done
 r="$SGARCH_ROOT/opt/sourcegraph/releases/v$v"
 mkdir -p "$r/docker-compose" && echo "services: {}" >"$r/docker-compose/docker-compose.yaml" && touch "$r/.sgarch-complete"
 """,
-    # git clone --branch vX URL DEST: a checkout with the compose file.
+    # git clone --branch vX URL DEST: a checkout with the compose file, at the commit the tag points to (the
+    # deploy-commits table's, or `tag_vX` state for a moved tag); git -C DEST rev-parse HEAD: that commit.
     "git": """
-dest="${*: -1}"
+if [ "$1" = -C ]; then cat "$2/.git/stub-head"; exit 0; fi
+dest="${*: -1}"; branch=""
+while [ $# -gt 0 ]; do [ "$1" = --branch ] && branch="$2"; shift; done
 mkdir -p "$dest/docker-compose" "$dest/.git"
 echo "services: {}" >"$dest/docker-compose/docker-compose.yaml"
+cat "$STUB_STATE/tag_$branch" 2>/dev/null >"$dest/.git/stub-head" ||
+    awk -v v="${branch#v}" '$1 == v { print $2 }' "$STUB_COMMITS" >"$dest/.git/stub-head"
 """,
 }
 
@@ -147,8 +170,23 @@ class Sandbox:
         self.state = self.tmp / "state"
         self.bin = self.tmp / "bin"
         self.log = self.tmp / "calls.log"
-        for directory in (self.root, self.state, self.bin, self.root / "dev", self.root / "etc"):
+        for directory in (
+            self.root,
+            self.state,
+            self.bin,
+            self.root / "dev",
+            self.root / "etc" / "sysconfig",
+        ):
             directory.mkdir(parents=True, exist_ok=True)
+        (self.root / "etc" / "sysconfig" / "docker").write_text(
+            (AL2023_DOCKER / "sysconfig-docker").read_text()
+        )
+        # The table the sgarch image carries (install.sh reads it when sgarch.env names no commit).
+        commits = self.root / "etc" / "sgarch" / "deploy-commits"
+        commits.parent.mkdir(parents=True)
+        commits.write_text(script_text("deploy-commits"))
+        # Where the stub's remote tags point (the real ones, from the same table).
+        (self.state / "remote-tags").write_text(script_text("deploy-commits"))
         for name, body in STUBS.items():
             self._executable(self.bin / name, "#!/bin/bash\n" + _RECORD + body)
         for name, text in self.scripts.items():
@@ -162,10 +200,14 @@ class Sandbox:
             "STUB_STATE": str(self.state),
             "STUB_ROOT": str(self.root),
             "STUB_SERVICES": " ".join(SERVICES),
+            "STUB_FS_UUID": FS_UUID,
+            "STUB_COMMITS": str(self.state / "remote-tags"),
             "SGARCH_ROOT": str(self.root),
             # No real /dev/sdf fallback in a test.
             "SGARCH_FALLBACK_DEVICES": str(self.root / "dev" / "sdf"),
             "SGARCH_INSTALL_SH": str(self.bin / "install.sh"),
+            # The fake binary's; the pinned values are for the real one (tests that check them unset this).
+            "SGARCH_COMPOSE_SHA256": hashlib.sha256(FAKE_COMPOSE).hexdigest(),
         }
 
     @property
@@ -201,9 +243,11 @@ class Sandbox:
         config = self.root / "etc" / "sgarch"
         config.mkdir(parents=True, exist_ok=True)
         lb = "true" if behind_load_balancer else "false"
+        commit = deploy_commit(version)
         (config / "sgarch.env").write_text(
             f"SGARCH_SOURCEGRAPH_VERSION={version}\nSGARCH_DATA_VOLUME_ID={VOLUME_ID}\n"
             f"SGARCH_IMAGE=sgarch\nSGARCH_BEHIND_LOAD_BALANCER={lb}\nSGARCH_REGION=us-east-1\n"
+            + (f"SGARCH_DEPLOY_COMMIT={commit}\n" if commit else "")
         )
         (config / "compose-override.yaml").write_text(override)
         (config / "sourcegraph.env").write_text("# extra environment\n" + extra_env)

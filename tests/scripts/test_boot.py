@@ -1,12 +1,15 @@
-"""boot.sh on a fake host: format only empty volumes, mount by label, Docker on the volume, compose up."""
+"""boot.sh on a fake host: format only empty volumes, mount the volume found by id, Docker on the volume,
+compose up, and an outcome in the status file for every way a boot can end."""
 
 from __future__ import annotations
 
 import json
+import subprocess
 
-from host_sandbox import SERIAL, SERVICES, VERSION, VOLUME_ID, Sandbox
+from docker_unit import daemon_json_key, unit_flags
+from host_sandbox import FS_UUID, SERIAL, SERVICES, VERSION, VOLUME_ID, Sandbox
 
-FSTAB_LINE = "LABEL=sgdata {data} xfs defaults,nofail 0 2"
+FSTAB_LINE = f"UUID={FS_UUID} {{data}} xfs defaults,nofail 0 2"
 
 
 def compose_up_calls(box: Sandbox) -> list[list[str]]:
@@ -36,15 +39,23 @@ def test_fresh_volume_is_formatted_once_mounted_and_sourcegraph_started(sandbox:
 
     assert sandbox.calls("mkfs.xfs") == [["mkfs.xfs", "-q", "-L", "sgdata", sandbox.device]]
     assert sandbox.calls("xfs_admin") == []
-    assert sandbox.calls("mount") == [["mount", str(sandbox.data)]]
+    # The device found by the volume id, not whatever carries the label; fstab names its UUID.
+    assert sandbox.calls("mount") == [["mount", sandbox.device, str(sandbox.data)]]
     fstab = (sandbox.root / "etc" / "fstab").read_text().splitlines()
     assert fstab == [FSTAB_LINE.format(data=sandbox.data)]
 
     daemon = json.loads((sandbox.root / "etc" / "docker" / "daemon.json").read_text())
-    assert daemon["data-root"] == f"{sandbox.data}/docker"
-    assert daemon["default-ulimits"]["nofile"]["Soft"] == 262144
-    dropin = sandbox.root / "etc" / "systemd" / "system" / "docker.service.d" / "sgarch-data.conf"
-    assert f"RequiresMountsFor={sandbox.data}" in dropin.read_text()
+    assert daemon == {
+        "data-root": f"{sandbox.data}/docker",
+        "log-driver": "json-file",
+        "log-opts": {"max-size": "50m", "max-file": "5"},
+    }
+    docker_env = sandbox.root / "etc" / "sgarch" / "docker.env"
+    assert docker_env.read_text() == 'OPTIONS="--default-ulimit nofile=262144:262144"\n'
+    dropin = sandbox.root / "etc" / "systemd" / "system" / "docker.service.d" / "sgarch.conf"
+    assert dropin.read_text() == (
+        f"[Unit]\nRequiresMountsFor={sandbox.data}\n[Service]\nEnvironmentFile=-{docker_env}\n"
+    )
     assert ["systemctl", "restart", "docker.service"] in sandbox.calls("systemctl")
 
     compose_dir = sandbox.data / "sourcegraph"
@@ -127,7 +138,7 @@ def test_second_boot_does_not_format_and_gives_the_same_result(sandbox: Sandbox)
     boot(sandbox)
 
     assert sandbox.calls("mkfs.xfs") == []
-    assert sandbox.calls("mount") == [["mount", str(sandbox.data)]]
+    assert sandbox.calls("mount") == [["mount", sandbox.device, str(sandbox.data)]]
     # Nothing changed, so Docker keeps running and systemd is not reloaded.
     systemctl = sandbox.calls("systemctl")
     assert ["systemctl", "restart", "docker.service"] not in systemctl
@@ -143,9 +154,26 @@ def test_second_boot_does_not_format_and_gives_the_same_result(sandbox: Sandbox)
 
 def test_already_mounted_volume_skips_the_probe(sandbox: Sandbox) -> None:
     fresh_host(sandbox)
-    sandbox.set_state("mounted")  # fstab mounted it at boot
+    sandbox.set_state("fstype", "xfs")
+    sandbox.set_state("mounted", sandbox.device)  # fstab mounted it at boot
     boot(sandbox)
-    assert sandbox.calls("blkid") == [] and sandbox.calls("mkfs.xfs") == [] and sandbox.calls("mount") == []
+    assert [call for call in sandbox.calls("blkid") if "export" in call] == []
+    assert sandbox.calls("mkfs.xfs") == [] and sandbox.calls("mount") == []
+
+
+def test_a_copy_mounted_at_the_data_directory_stops_the_boot(sandbox: Sandbox) -> None:
+    """A volume restored from a snapshot of the data volume has its label and UUID; fstab may mount it."""
+    fresh_host(sandbox)
+    sandbox.set_state("fstype", "xfs")
+    copy = sandbox.root / "dev" / "nvme2n1"
+    copy.touch()
+    sandbox.set_state("mounted", str(copy))
+    result = sandbox.run("boot.sh")
+    assert result.returncode == 1
+    assert f"holds {copy}, not the data volume {sandbox.device}: detach {copy}" in result.stdout
+    assert (
+        compose_up_calls(sandbox) == [] and ["systemctl", "restart", "docker.service"] not in sandbox.calls()
+    )
 
 
 def test_late_device_is_waited_for(sandbox: Sandbox) -> None:
@@ -326,3 +354,136 @@ def test_cloudwatch_agent_publishes_the_disk_metric_the_alarm_watches(sandbox: S
     assert metrics["append_dimensions"] == {"InstanceId": "${aws:InstanceId}"}
     assert str(sandbox.data) in metrics["metrics_collected"]["disk"]["resources"]
     assert metrics["namespace"] == "CWAgent"
+
+
+# --- Docker: daemon.json never repeats a flag of the distribution's unit ----------------------------------
+
+
+def test_daemon_json_sets_nothing_the_units_flags_set(sandbox: Sandbox) -> None:
+    """dockerd refuses to start when a directive is both a flag and a daemon.json key: the old default-ulimits
+    in daemon.json met AL2023's `--default-ulimit` flag and Docker never started."""
+    fresh_host(sandbox)
+    boot(sandbox)
+    daemon = json.loads((sandbox.root / "etc" / "docker" / "daemon.json").read_text())
+    dropins = sandbox.root / "etc" / "systemd" / "system" / "docker.service.d"
+    flags = unit_flags(sandbox.root / "etc" / "sysconfig" / "docker", dropins)
+    assert {daemon_json_key(flag) for flag in flags} & set(daemon) == set()
+    # The distribution's lower nofile limit is replaced, not repeated.
+    assert " ".join(flags).count("--default-ulimit") == 1
+    assert "--default-ulimit nofile=262144:262144" in " ".join(flags)
+    # Without the drop-in, the distribution's own flag is what dockerd would get.
+    distro = unit_flags(sandbox.root / "etc" / "sysconfig" / "docker", None)
+    assert "--default-ulimit nofile=32768:65536" in " ".join(distro)
+
+
+# --- every exit after the mount leaves an outcome; die ends the boot from anywhere ------------------------
+
+
+def status(box: Sandbox) -> str:
+    return (box.data / ".sgarch-upgrade-status").read_text()
+
+
+def test_a_command_failing_under_set_e_leaves_a_failed_status(sandbox: Sandbox) -> None:
+    """Not only die: any failing command ends the boot with `failed: <command>`, never an old `ok:`."""
+    fresh_host(sandbox)
+    sandbox.data.mkdir(parents=True)
+    (sandbox.data / ".sgarch-upgrade-status").write_text(f"ok: v{VERSION}\n")  # the last boot's
+    (sandbox.bin / "systemctl").write_text('#!/bin/bash\n[ "$1" != restart ]\n')
+    result = sandbox.run("boot.sh")
+    assert result.returncode == 1
+    assert status(sandbox) == "failed: configure_docker: systemctl restart docker.service exited 1\n"
+    assert "ERROR: configure_docker: systemctl restart docker.service exited 1" in result.stdout
+    assert compose_up_calls(sandbox) == []
+
+
+def test_an_exit_status_2_that_is_no_refusal_becomes_1(sandbox: Sandbox) -> None:
+    """The unit does not restart exit status 2 (refusals); a command that happens to exit 2 is a failure."""
+    fresh_host(sandbox)
+    (sandbox.bin / "systemctl").write_text('#!/bin/bash\n[ "$1" != restart ] || exit 2\n')
+    result = sandbox.run("boot.sh")
+    assert result.returncode == 1
+    assert status(sandbox) == "failed: configure_docker: systemctl restart docker.service exited 2\n"
+
+
+def test_die_in_a_command_substitution_ends_the_boot(sandbox: Sandbox) -> None:
+    """bash ignores errors inside $(...) unless inherit_errexit: the caller would carry on (the cause of the
+    30-minute wait behind a refused volume). boot.sh sets it, so the die ends every level at once."""
+    script = sandbox.tmp / "boot.sh"
+    probe = (
+        'inner() { die "the volume is refused"; }\n'
+        'outer() { local got; got="$(inner)"; echo "outer carried on"; }\n'
+        'result="$(outer)"; echo "caller carried on: $result"\n'
+    )
+    done = subprocess.run(
+        ["bash", "-c", f'source "{script}"; {probe}'],
+        env={"PATH": "/usr/bin:/bin", "SGARCH_ROOT": str(sandbox.root)},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "carried on" not in done.stdout
+    assert "ERROR: the volume is refused" in done.stderr
+
+
+def test_the_marker_is_replaced_whole_never_rewritten_in_place(sandbox: Sandbox) -> None:
+    """A full disk during an in-place write leaves an empty marker; a rename leaves the old one or the new."""
+    fresh_host(sandbox)
+    sandbox.data.mkdir(parents=True)
+    marker = sandbox.data / ".sourcegraph-version"
+    marker.write_text("7.4.1234\n")
+    sandbox.set_state("fstype", "xfs")
+    sandbox.set_state("label", "sgdata")
+    before = marker.stat().st_ino
+    boot(sandbox)
+    assert marker.read_text() == f"{VERSION}\n"
+    assert marker.stat().st_ino != before
+    assert not (sandbox.data / ".sourcegraph-version.new").exists()
+
+
+def test_a_marker_that_cannot_be_written_keeps_the_old_one(sandbox: Sandbox) -> None:
+    fresh_host(sandbox)
+    sandbox.data.mkdir(parents=True)
+    marker = sandbox.data / ".sourcegraph-version"
+    marker.write_text("7.4.1234\n")
+    (sandbox.data / ".sourcegraph-version.new").mkdir()  # the write fails, as on a full disk
+    sandbox.set_state("fstype", "xfs")
+    sandbox.set_state("label", "sgdata")
+    result = sandbox.run("boot.sh")
+    assert result.returncode == 1
+    assert marker.read_text() == "7.4.1234\n"
+    assert status(sandbox).startswith("failed: ")
+
+
+def test_an_empty_marker_on_a_volume_with_data_is_refused_not_a_first_start(sandbox: Sandbox) -> None:
+    fresh_host(sandbox)
+    sandbox.set_state("fstype", "xfs")
+    sandbox.set_state("label", "sgdata")
+    (sandbox.data / "docker" / "volumes" / "sourcegraph_pgsql" / "_data").mkdir(parents=True)
+    (sandbox.data / ".sourcegraph-version").write_text("")
+    result = sandbox.run("boot.sh")
+    assert result.returncode == 2, result.stdout
+    assert "first start" not in result.stdout
+    assert compose_up_calls(sandbox) == []
+    assert status(sandbox).startswith("refused: unreadable-marker: data is at v?, pinned v7.5.4453: ")
+    assert (sandbox.data / ".sourcegraph-version").read_text() == ""
+
+
+def test_a_first_start_marks_the_data_before_starting_it(sandbox: Sandbox) -> None:
+    """A first start that fails in `up` has created the databases: the next boot must know their release."""
+    fresh_host(sandbox)
+    (sandbox.bin / "docker").write_text('#!/bin/bash\ncase " $* " in *" up "*) exit 1 ;; esac\n')
+    assert sandbox.run("boot.sh").returncode == 1
+    assert (sandbox.data / ".sourcegraph-version").read_text() == f"{VERSION}\n"
+    assert status(sandbox) == "failed: docker compose up exited 1\n"
+
+
+def test_inotify_watches_are_raised_when_low_and_never_lowered(sandbox: Sandbox) -> None:
+    fresh_host(sandbox)
+    boot(sandbox)  # the stub's kernel: 8192
+    assert ["sysctl", "-q", "-w", "fs.inotify.max_user_watches=128000"] in sandbox.calls("sysctl")
+    sandbox.reboot()
+    sandbox.set_state("sysctl_fs.inotify.max_user_watches", "1048576")  # AL2023 on a large machine
+    boot(sandbox)
+    assert [call for call in sandbox.calls("sysctl") if "-w" in call] == []

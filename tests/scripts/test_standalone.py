@@ -72,15 +72,23 @@ def test_reboot_finds_the_volume_by_its_label_and_keeps_the_data(sandbox: Sandbo
     assert sandbox.calls("mkfs.xfs") == []
 
 
-def test_two_unused_volumes_are_refused_untouched(sandbox: Sandbox) -> None:
+def device_searches(box: Sandbox) -> int:
+    """How often boot.sh looked for the data volume (each look lists the disks with their serials)."""
+    return len([call for call in box.calls("lsblk") if "NAME,SERIAL" in call])
+
+
+def test_two_unused_volumes_are_refused_at_once_untouched(sandbox: Sandbox) -> None:
     standalone_host(sandbox)
     sandbox.attach_volume()
     sandbox.set_state("extra_disks", f"{sandbox.root}/dev/nvme2n1 vol0bbbbbbbbbbbbbbbb")
     result = sandbox.run("boot.sh")
 
     assert result.returncode == 1
-    assert "2 unused EBS volumes" in result.stdout + result.stderr
-    assert "xfs_admin -L sgdata" in result.stdout + result.stderr
+    assert "2 unused EBS volumes" in result.stdout
+    assert "xfs_admin -L sgdata" in result.stdout
+    # The refusal ends the boot on the first look: no 30-minute wait, no advice to attach a volume.
+    assert sandbox.calls("sleep") == [] and device_searches(sandbox) == 1
+    assert "waiting up to" not in result.stdout and "attach an empty EBS volume" not in result.stdout
     assert sandbox.calls("mkfs.xfs") == [] and sandbox.calls("mount") == []
 
 
@@ -91,7 +99,9 @@ def test_a_small_new_volume_is_refused_but_a_labelled_one_is_used(sandbox: Sandb
     sandbox.set_state("size_bytes", str(8 * 1024**3))
     result = sandbox.run("boot.sh")
     assert result.returncode == 1
-    assert "has 8 GiB: attach an empty volume of at least 100 GiB" in result.stdout + result.stderr
+    assert "has 8 GiB: attach an empty volume of at least 100 GiB" in result.stdout
+    assert sandbox.calls("sleep") == [] and device_searches(sandbox) == 1
+    assert "waiting up to" not in result.stdout and "is not attached after" not in result.stdout
     assert sandbox.calls("mkfs.xfs") == []
 
     sandbox.set_state("fstype", "xfs")
@@ -293,6 +303,8 @@ def test_the_image_spec_copies_everything_the_standalone_boot_needs() -> None:
     copied = {f.destination: f for f in loaded.files}
     for name in ("boot.sh", "standalone.sh", "install.sh"):
         assert copied[f"/opt/sgarch/bin/{name}"].content.decode() == script_text(name)
+    # install.sh checks the baked release's tag against it.
+    assert copied["/etc/sgarch/deploy-commits"].content.decode() == script_text("deploy-commits")
     assert copied["/opt/sgarch/bin/boot.sh"].mode == "0755"
     assert "/etc/systemd/system/sgarch-boot.service" in copied
     for name, text in standalone_tier_files().items():

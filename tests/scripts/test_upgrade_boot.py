@@ -21,7 +21,9 @@ from sgarch.upgrade.gates import REQUIRED_STOPS
 from sgarch.upgrade.plan import UpgradeKind, plan_upgrade
 from sgarch.upgrade.versions import Version, known_minors
 
-# Compose as far as these tests need it; `release_seen` proves which release's files each call used.
+# Compose as far as these tests need it; `release_seen` proves which release's files each call used (the
+# volume's copy; a pull reads the host's copy of the pinned release, and happens while the volume still holds
+# the old one). `pull` fails when asked to: the registry is unreachable.
 DOCKER_STUB = """
 release="$(cat "$STUB_ROOT/mnt/data/sourcegraph/deploy/.sgarch-release" 2>/dev/null || echo none)"
 shift  # compose
@@ -29,6 +31,7 @@ while [ $# -gt 0 ]; do case "$1" in --project-name|--file) shift 2 ;; *) break ;
 verb="$1"; shift
 echo "$verb $release" >>"$STUB_STATE/release_seen"
 case "$verb" in
+pull) [ ! -f "$STUB_STATE/pull_fails" ] || exit 1 ;;
 run) while [ "$1" != migrator ]; do shift; done; shift; exec migrator "$@" ;;
 up) migrator up || exit 1 ;;
 config) for s in $STUB_SERVICES; do echo "$s"; done ;;
@@ -87,6 +90,23 @@ UP = ("up", "--detach", "--remove-orphans")
 DOWN_BY_LABEL = ["docker", "compose", "--project-name", "sourcegraph", "down", "--remove-orphans"]
 
 
+def pull(box: Sandbox, version: str = VERSION) -> list[str]:
+    """The pull of the pinned release's missing images, from the host's copy of the release."""
+    release = box.root / "opt" / "sourcegraph" / "releases" / f"v{version}" / "docker-compose"
+    return [
+        "docker",
+        "compose",
+        "--project-name",
+        "sourcegraph",
+        "--file",
+        f"{release}/docker-compose.yaml",
+        "pull",
+        "--policy",
+        "missing",
+        "--quiet",
+    ]
+
+
 def marker(box: Sandbox) -> str:
     return (box.data / ".sourcegraph-version").read_text()
 
@@ -111,18 +131,20 @@ def boot_ok(box: Sandbox) -> str:
 def test_standard_upgrade_starts_the_new_release_and_migrator_up_runs_first(sandbox: Sandbox) -> None:
     old_volume(sandbox, OLD_RELEASE)
     out = boot_ok(sandbox)
-    assert sandbox.calls("docker") == [compose(sandbox, *UP)]
+    # The images first, while the old release runs; then `up` replaces the containers.
+    assert sandbox.calls("docker") == [pull(sandbox), compose(sandbox, *UP)]
     assert sandbox.calls("migrator") == [["migrator", "up"]]
     assert f"data is at v{OLD_RELEASE}, pinned version is v{VERSION}: standard upgrade" in out
     assert marker(sandbox) == f"{VERSION}\n"
     assert status(sandbox) == f"ok: v{VERSION} (standard from v{OLD_RELEASE})\n"
-    assert (sandbox.state / "release_seen").read_text() == f"up {VERSION}\n"
+    assert (sandbox.state / "release_seen").read_text() == f"pull {OLD_RELEASE}\nup {VERSION}\n"
 
 
 def test_multi_version_upgrade_stops_runs_the_target_migrator_then_starts(sandbox: Sandbox) -> None:
     old_volume(sandbox, "6.5.0")
     out = boot_ok(sandbox)
     assert sandbox.calls("docker") == [
+        pull(sandbox),
         compose(sandbox, "down", "--remove-orphans"),
         compose(sandbox, "run", "--rm", "migrator", "upgrade", "--from=v6.5.0", f"--to=v{VERSION}"),
         compose(sandbox, *UP),
@@ -131,8 +153,10 @@ def test_multi_version_upgrade_stops_runs_the_target_migrator_then_starts(sandbo
         ["migrator", "upgrade", "--from=v6.5.0", f"--to=v{VERSION}"],
         ["migrator", "up"],
     ]
-    # Every call used the pinned (target) release's compose file, so its migrator image.
+    # The pull happened while the volume still held the old release; every later call used the pinned
+    # (target) release's compose file, so its migrator image.
     assert (sandbox.state / "release_seen").read_text().split("\n")[:-1] == [
+        "pull 6.5.0",
         f"down {VERSION}",
         f"run {VERSION}",
         f"up {VERSION}",
@@ -151,6 +175,7 @@ def test_multi_version_upgrade_across_6_0_checks_postgres_16_first(sandbox: Sand
     postgres(sandbox, "16", volume="codeinsights-db", pgdata="pgdata")
     out = boot_ok(sandbox)
     assert sandbox.calls("docker") == [
+        pull(sandbox, "6.12.5040"),
         compose(sandbox, "down", "--remove-orphans"),
         compose(sandbox, "run", "--rm", "migrator", "upgrade", "--from=v5.10.3940", "--to=v6.12.5040"),
         compose(sandbox, *UP),
@@ -163,7 +188,7 @@ def test_multi_version_upgrade_across_6_0_checks_postgres_16_first(sandbox: Sand
 def test_one_minor_downgrade_is_a_rollback_on_the_standard_path(sandbox: Sandbox) -> None:
     old_volume(sandbox, "7.6.0")
     out = boot_ok(sandbox)
-    assert sandbox.calls("docker") == [compose(sandbox, *UP)]
+    assert sandbox.calls("docker") == [pull(sandbox), compose(sandbox, *UP)]
     assert sandbox.calls("migrator") == [["migrator", "up"]]
     assert f"data is at v7.6.0, pinned version is v{VERSION}: rollback by one minor" in out
     assert marker(sandbox) == f"{VERSION}\n"
@@ -174,7 +199,7 @@ def test_one_minor_downgrade_is_a_rollback_on_the_standard_path(sandbox: Sandbox
 def test_patch_change_either_way_is_the_standard_path(sandbox: Sandbox, data_version: str) -> None:
     old_volume(sandbox, data_version)
     boot_ok(sandbox)
-    assert sandbox.calls("docker") == [compose(sandbox, *UP)]
+    assert sandbox.calls("docker") == [pull(sandbox), compose(sandbox, *UP)]
     assert status(sandbox) == f"ok: v{VERSION} (patch from v{data_version})\n"
 
 
@@ -182,7 +207,7 @@ def test_release_sgarch_does_not_know_takes_the_standard_path(sandbox: Sandbox) 
     """A newer Sourcegraph than this sgarch knows: no plan, so migrator up's own one-minor check decides."""
     old_volume(sandbox, "7.6.0", pinned="7.9.0")
     out = boot_ok(sandbox)
-    assert sandbox.calls("docker") == [compose(sandbox, *UP)]
+    assert sandbox.calls("docker") == [pull(sandbox, "7.9.0"), compose(sandbox, *UP)]
     assert "sgarch does not know v7.9.0" in out
 
 
@@ -204,7 +229,7 @@ def test_normal_boots_report_ok_with_the_same_status(sandbox: Sandbox) -> None:
     assert status(sandbox) == f"ok: v{VERSION}\n"
     sandbox.reboot()
     boot_ok(sandbox)
-    assert sandbox.calls("docker") == [compose(sandbox, *UP)]
+    assert sandbox.calls("docker") == [pull(sandbox), compose(sandbox, *UP)]
     assert status(sandbox) == f"ok: v{VERSION}\n"
 
 
@@ -219,7 +244,8 @@ def test_failed_migrator_leaves_the_marker_and_sourcegraph_down_and_a_reboot_ret
     result = sandbox.run("boot.sh")
     assert result.returncode == 1
     run = compose(sandbox, "run", "--rm", "migrator", "upgrade", "--from=v6.5.0", f"--to=v{VERSION}")
-    assert sandbox.calls("docker") == [compose(sandbox, "down", "--remove-orphans"), run]  # never `up`
+    down = compose(sandbox, "down", "--remove-orphans")
+    assert sandbox.calls("docker") == [pull(sandbox), down, run]  # never `up`
     assert marker(sandbox) == "6.5.0\n"
     assert status(sandbox) == f"failed: migrator upgrade v6.5.0 -> v{VERSION} exited 1; reboot to retry\n"
     assert "ERROR: migrator upgrade v6.5.0 -> v7.5.4453 exited 1" in boot_log(sandbox)
@@ -228,11 +254,7 @@ def test_failed_migrator_leaves_the_marker_and_sourcegraph_down_and_a_reboot_ret
     sandbox.reboot()
     boot_ok(sandbox)
     # The retry is the same command: --skip-drift-check stays the admin's decision.
-    assert sandbox.calls("docker") == [
-        compose(sandbox, "down", "--remove-orphans"),
-        run,
-        compose(sandbox, *UP),
-    ]
+    assert sandbox.calls("docker") == [pull(sandbox), down, run, compose(sandbox, *UP)]
     assert marker(sandbox) == f"{VERSION}\n"
     assert status(sandbox) == f"ok: v{VERSION} (multi-version from v6.5.0)\n"
 
@@ -247,8 +269,49 @@ def test_start_failing_after_a_migrator_upgrade_is_retried_as_a_normal_start(san
     sandbox.clear_state("migrator_fails_up")
     sandbox.reboot()
     boot_ok(sandbox)
-    assert sandbox.calls("docker") == [compose(sandbox, *UP)]  # no second `upgrade`
+    assert sandbox.calls("docker") == [pull(sandbox), compose(sandbox, *UP)]  # no second `upgrade`
     assert status(sandbox) == f"ok: v{VERSION}\n"
+
+
+# --- no images, no downtime ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("data_version", "kind"), [("6.5.0", "multi-version"), (OLD_RELEASE, "standard")])
+def test_without_the_new_images_nothing_is_stopped_and_the_old_release_keeps_running(
+    sandbox: Sandbox, data_version: str, kind: str
+) -> None:
+    old_volume(sandbox, data_version)
+    sandbox.set_state("pull_fails")
+    result = sandbox.run("boot.sh")
+    assert result.returncode == 1
+    # The pull was the only Compose call: nothing went down, no migrator ran, nothing was replaced.
+    assert sandbox.calls("docker") == [pull(sandbox)]
+    assert sandbox.calls("migrator") == []
+    assert marker(sandbox) == f"{data_version}\n"
+    # The volume keeps the copy of the release that runs.
+    assert (sandbox.data / "sourcegraph" / "deploy" / ".sgarch-release").read_text() == f"{data_version}\n"
+    assert status(sandbox) == (
+        f"failed: could not pull the images of v{VERSION}; v{data_version} keeps running\n"
+    )
+    assert f"data is at v{data_version}, pinned version is v{VERSION}: {kind} upgrade" in result.stdout
+
+    sandbox.clear_state("pull_fails")
+    sandbox.reboot()
+    boot_ok(sandbox)
+    assert status(sandbox) == f"ok: v{VERSION} ({kind} from v{data_version})\n"
+
+
+def test_a_command_failing_during_an_upgrade_never_leaves_upgrading(sandbox: Sandbox) -> None:
+    """`upgrading:` is written before the work; any failure after it (here install.sh, under set -e) ends the
+    boot with `failed:` in its place."""
+    old_volume(sandbox, "6.5.0")
+    release = sandbox.root / "opt" / "sourcegraph" / "releases" / f"v{VERSION}"
+    (release / ".sgarch-complete").unlink()
+    (sandbox.bin / "install.sh").write_text("#!/bin/bash\nexit 1\n")
+    result = sandbox.run("boot.sh")
+    assert result.returncode == 1
+    assert status(sandbox) == 'failed: fetch_release: "$INSTALL_SH" --version "$VERSION" exited 1\n'
+    assert sandbox.calls("docker") == [] and marker(sandbox) == "6.5.0\n"
 
 
 # --- refusals ---------------------------------------------------------------------------------------------
@@ -316,7 +379,7 @@ def test_postgres_check_without_built_in_databases_only_warns(sandbox: Sandbox) 
     old_volume(sandbox, "5.11.6271", pinned="6.0.0")
     out = boot_ok(sandbox)
     assert "no built-in databases; external ones must run PostgreSQL 16" in out
-    assert sandbox.calls("docker") == [compose(sandbox, *UP)]
+    assert sandbox.calls("docker") == [pull(sandbox, "6.0.0"), compose(sandbox, *UP)]
 
 
 def test_a_refused_boot_refuses_again_after_a_reboot(sandbox: Sandbox) -> None:

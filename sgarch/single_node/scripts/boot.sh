@@ -2,14 +2,16 @@
 # sgarch boot.sh: bring Sourcegraph up from the data volume. Runs on every boot (sgarch-boot.service).
 #
 # 1. Wait for the data volume (the VolumeAttachment happens after the instance starts).
-# 2. Format it XFS only when it holds nothing at all; label it; mount it by label with an fstab entry.
+# 2. Format it XFS only when it holds nothing at all; label it; mount that device (fstab: by its UUID).
 # 3. Put Docker's data-root on it, so every named volume (databases, repos, indexes) lives there.
 # 4. When the data is at another release than the pinned one, follow the upgrade planner's verdict
 #    (upgrade_hook): start normally, run a multi-version upgrade first, or refuse and leave Sourcegraph down.
-# 5. Copy the pinned release, the tier's compose override and the env onto it, then `docker compose up -d`.
-# 6. Record the version the data is now at in <data>/.sourcegraph-version, and the outcome for the health
+# 5. Pull the pinned release's missing images while the old release still runs; without them, stop here.
+# 6. Copy the pinned release, the tier's compose override and the env onto it, then `docker compose up -d`.
+# 7. Record the version the data is now at in <data>/.sourcegraph-version, and the outcome for the health
 #    check in <data>/.sgarch-upgrade-status, one line: `ok: ...`, `upgrading: ...`, `refused: <gate>: ...`
-#    or `failed: ...`. Exit status: 0 ok, 2 refused by an upgrade gate, 1 anything else.
+#    or `failed: ...`. Every exit once the volume is mounted leaves one of them (on_exit), whatever ended
+#    the boot. Exit status: 0 ok, 2 refused by an upgrade gate, 1 anything else.
 #
 # Idempotent: a second boot, or a new instance with an old volume, reuses the data and never reformats.
 # Settings come from /etc/sgarch/sgarch.env (written by user-data); SGARCH_ROOT and the other SGARCH_*
@@ -19,6 +21,9 @@
 # the image's /etc/sgarch/image.env names the release and standalone.sh, which only the image carries,
 # finds the data volume and picks the tier.
 set -euo pipefail
+# A failing command inside $(...) ends the substitution too, so a die or an error there ends the boot instead
+# of being ignored (bash >= 4.4; AL2023 has 5.2).
+shopt -s inherit_errexit
 
 ROOT="${SGARCH_ROOT:-}"
 CONFIG_DIR="${SGARCH_CONFIG_DIR:-$ROOT/etc/sgarch}"
@@ -44,6 +49,8 @@ INSTALL_SH="${SGARCH_INSTALL_SH:-$ROOT/opt/sgarch/bin/install.sh}"
 FSTAB="${SGARCH_FSTAB:-$ROOT/etc/fstab}"
 DOCKER_DAEMON_JSON="${SGARCH_DOCKER_DAEMON_JSON:-$ROOT/etc/docker/daemon.json}"
 DOCKER_DEFAULT_ROOT="${SGARCH_DOCKER_DEFAULT_ROOT:-$ROOT/var/lib/docker}"
+# OPTIONS for docker.service (our drop-in reads it after the distribution's /etc/sysconfig/docker).
+DOCKER_ENV="$CONFIG_DIR/docker.env"
 SYSTEMD_DIR="${SGARCH_SYSTEMD_DIR:-$ROOT/etc/systemd/system}"
 LOG_FILE="${SGARCH_LOG:-$ROOT/var/log/sgarch-boot.log}"
 CW_AGENT_CONFIG="${SGARCH_CW_AGENT_CONFIG:-$ROOT/opt/sgarch/cloudwatch-agent.json}"
@@ -58,6 +65,7 @@ VOLUME_ID="${SGARCH_DATA_VOLUME_ID:-}"
 BEHIND_LOAD_BALANCER="${SGARCH_BEHIND_LOAD_BALANCER:-false}"
 PROJECT="sourcegraph"
 COMPOSE_DIR="$DATA_DIR/sourcegraph"
+RELEASE="$RELEASES_DIR/v$VERSION"
 VERSION_MARKER="$DATA_DIR/.sourcegraph-version"
 STATUS_FILE="$DATA_DIR/.sgarch-upgrade-status"
 # The upgrade planner's verdicts, rendered into user-data by sgarch (decide_upgrade).
@@ -65,16 +73,44 @@ UPGRADE_PATHS="${SGARCH_UPGRADE_PATHS:-$CONFIG_DIR/upgrade-paths}"
 DATA_VERSION=""
 UPGRADE=""
 GATE=""
+DEVICE=""
 STATUS_READY=false
+# on_exit's inputs: the outcome die or refuse left in OUTCOME_FILE (a file, so a die inside $(...) reaches
+# it too), else the command the ERR trap saw fail.
+OUTCOME_FILE=""
+FAILED="boot.sh"
 
 log() { printf '%s sgarch-boot: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*"; }
-# Once the volume is mounted, a failure is also recorded in the status file; the marker stays as it was.
+# To stderr, so a die inside $(...) is logged rather than captured. The marker stays as it was.
 die() {
-    log "ERROR: $*"
-    if [[ "$STATUS_READY" == true ]]; then
-        write_status "failed: $*"
-    fi
+    log "ERROR: $*" >&2
+    [[ -z "$OUTCOME_FILE" ]] || printf 'failed: %s\n' "$*" >"$OUTCOME_FILE"
     exit 1
+}
+
+# The EXIT trap of main: once the volume is mounted, every exit records its outcome, so a boot that fails
+# anywhere (die, or any command under set -e) never leaves an old `ok:` or `upgrading:` behind. Exit status
+# 2 is kept for refusals only: the unit does not restart those.
+on_exit() {
+    local rc=$? outcome
+    outcome="$(cat "$OUTCOME_FILE")"
+    rm -f "$OUTCOME_FILE"
+    ((rc != 0)) || return 0
+    if [[ -z "$outcome" ]]; then
+        log "ERROR: $FAILED"
+        outcome="failed: $FAILED"
+    fi
+    [[ "$outcome" == refused:* ]] || rc=1
+    [[ "$STATUS_READY" != true ]] || write_status "$outcome" || log "could not write $STATUS_FILE"
+    exit "$rc"
+}
+
+# Replace $1 with the line $2 whole or not at all (temporary file, fsync, rename): a full disk must never
+# leave a truncated version marker, which would hide the data's release from the next boot.
+write_atomic() {
+    printf '%s\n' "$2" >"$1.new"
+    sync "$1.new"
+    mv -f "$1.new" "$1"
 }
 
 # Replace $1 with stdin only when the content differs; exit status 0 means "changed".
@@ -91,49 +127,49 @@ write_if_changed() {
     mv -f "$tmp" "$target"
 }
 
+# Sets DEVICE (empty while the volume is missing). It sets a global rather than printing, so it never runs
+# in a subshell: a refusal in it (standalone.sh) ends the boot at once instead of a 30-minute wait.
 # On Nitro instances EBS volumes are NVMe disks whose serial is the volume id without its dash.
 find_device() {
     local serial="${VOLUME_ID//-/}" name dev_serial device
+    DEVICE=""
     if [[ "$STANDALONE" == true ]]; then
         find_standalone_device
         return
     fi
     while read -r name dev_serial; do
         if [[ -n "$dev_serial" && "$dev_serial" == "$serial" ]]; then
-            echo "$name"
+            DEVICE="$name"
             return
         fi
     done < <(lsblk --nodeps --paths --noheadings --output NAME,SERIAL 2>/dev/null || true)
     for device in $FALLBACK_DEVICES; do
         if [[ -e "$device" ]]; then
-            echo "$device"
+            DEVICE="$device"
             return
         fi
     done
 }
 
 wait_for_device() {
-    local attempts=$(((DEVICE_TIMEOUT_SECONDS + DEVICE_POLL_SECONDS - 1) / DEVICE_POLL_SECONDS)) i device
+    local attempts=$(((DEVICE_TIMEOUT_SECONDS + DEVICE_POLL_SECONDS - 1) / DEVICE_POLL_SECONDS)) i
     for ((i = 0; i <= attempts; i++)); do
-        device="$(find_device)"
-        if [[ -n "$device" ]]; then
-            echo "$device"
-            return
-        fi
+        find_device
+        [[ -z "$DEVICE" ]] || return 0
         if ((i == 0)); then
-            log "waiting up to ${DEVICE_TIMEOUT_SECONDS}s for data volume $VOLUME_DESC to be attached" >&2
+            log "waiting up to ${DEVICE_TIMEOUT_SECONDS}s for data volume $VOLUME_DESC to be attached"
         fi
         if ((i < attempts)); then
             sleep "$DEVICE_POLL_SECONDS"
         fi
     done
-    die "data volume $VOLUME_DESC is not attached after ${DEVICE_TIMEOUT_SECONDS}s$MISSING_VOLUME_FIX" >&2
+    die "data volume $VOLUME_DESC is not attached after ${DEVICE_TIMEOUT_SECONDS}s$MISSING_VOLUME_FIX"
 }
 
 # Formatting destroys data, so it happens only when both blkid and lsblk see nothing on the device:
 # no filesystem, no partition table. Anything unexpected stops the boot instead.
 prepare_filesystem() {
-    local device="$1" probe rc fstype label
+    local device="$DEVICE" probe rc fstype label
     set +e
     probe="$(blkid -p -o export "$device")"
     rc=$?
@@ -159,14 +195,20 @@ prepare_filesystem() {
         ;;
     *) die "blkid could not probe $device (status $rc); refusing to format" ;;
     esac
-    # Let udev publish /dev/disk/by-label before mounting by label.
+    # Let udev publish /dev/disk/by-uuid for the fstab entry.
     udevadm settle || true
 }
 
+# The device found by its volume id is what gets mounted, never whatever carries the label: a volume made
+# from a snapshot of this one has the same label (and UUID), and could otherwise win.
 mount_data() {
-    local entry="LABEL=$DATA_LABEL $DATA_DIR xfs defaults,nofail 0 2"
-    # nofail: the instance still boots (and this script can wait) when the volume is late or missing.
-    # Keep every other line; replace whatever mounted something else at the data directory before.
+    local uuid entry source
+    uuid="$(blkid -p -s UUID -o value "$DEVICE")"
+    [[ -n "$uuid" ]] || die "$DEVICE has no filesystem UUID"
+    # For the mount at early boot (docker.service waits for it). nofail: the instance still boots (and this
+    # script can wait) when the volume is late or missing. Keep every other line; replace whatever mounted
+    # something else at the data directory before.
+    entry="UUID=$uuid $DATA_DIR xfs defaults,nofail 0 2"
     if { awk -v dir="$DATA_DIR" '$1 ~ /^#/ || $2 != dir' "$FSTAB" 2>/dev/null || true
         echo "$entry"; } | write_if_changed "$FSTAB"; then
         log "fstab: $entry"
@@ -174,9 +216,11 @@ mount_data() {
     fi
     mkdir -p "$DATA_DIR"
     if ! mountpoint -q "$DATA_DIR"; then
-        mount "$DATA_DIR"
+        mount "$DEVICE" "$DATA_DIR"
     fi
     mountpoint -q "$DATA_DIR" || die "$DATA_DIR is not a mount point after mounting"
+    source="$(findmnt -nro SOURCE --mountpoint "$DATA_DIR")"
+    [[ "$source" -ef "$DEVICE" ]] || die "$DATA_DIR holds $source, not the data volume $DEVICE: detach $source, then reboot"
 }
 
 configure_docker() {
@@ -191,11 +235,15 @@ configure_docker() {
         restart=true
     fi
     mkdir -p "$data_root"
-    # default-ulimits: containers inherit dockerd's limits, not limits.conf, and zoekt needs many files.
+    # dockerd refuses to start when a setting is given both as a flag and in daemon.json ("the following
+    # directives are specified both as a flag and in the configuration file"), so daemon.json holds only
+    # settings no flag of the unit sets. AL2023's docker.service runs `/usr/bin/dockerd -H fd://
+    # --containerd=/run/containerd/containerd.sock $OPTIONS $DOCKER_STORAGE_OPTIONS $DOCKER_ADD_RUNTIMES`, with
+    # OPTIONS="--default-ulimit nofile=32768:65536" from /etc/sysconfig/docker (as `systemctl status docker`
+    # shows on AL2023; a copy with its sources is in tests/data/al2023-docker).
     if write_if_changed "$DOCKER_DAEMON_JSON" <<EOF; then
 {
   "data-root": "$data_root",
-  "default-ulimits": {"nofile": {"Name": "nofile", "Soft": 262144, "Hard": 262144}},
   "log-driver": "json-file",
   "log-opts": {"max-size": "50m", "max-file": "5"}
 }
@@ -203,13 +251,24 @@ EOF
         log "Docker data-root is $data_root"
         restart=true
     fi
-    # Without this, a later boot could start Docker before the volume is mounted, and Docker would
-    # quietly create an empty data-root on the root disk underneath the mount point.
-    if write_if_changed "$SYSTEMD_DIR/docker.service.d/sgarch-data.conf" <<EOF; then
+    # So the ulimit goes through the unit: our OPTIONS replaces the distribution's (whose only flag is the
+    # lower nofile limit), and holds nothing daemon.json sets. Containers inherit dockerd's default ulimits,
+    # not limits.conf, and zoekt opens many files.
+    if echo 'OPTIONS="--default-ulimit nofile=262144:262144"' | write_if_changed "$DOCKER_ENV"; then
+        restart=true
+    fi
+    # RequiresMountsFor: without it, a later boot could start Docker before the volume is mounted, and Docker
+    # would quietly create an empty data-root on the root disk underneath the mount point.
+    # EnvironmentFile, not Environment=: systemd lets any EnvironmentFile= override Environment=, and a later
+    # file override an earlier one; a drop-in's comes after the unit's /etc/sysconfig/docker.
+    if write_if_changed "$SYSTEMD_DIR/docker.service.d/sgarch.conf" <<EOF; then
 [Unit]
 RequiresMountsFor=$DATA_DIR
+[Service]
+EnvironmentFile=-$DOCKER_ENV
 EOF
         systemctl daemon-reload
+        restart=true
     fi
     if [[ "$restart" == true ]]; then
         systemctl restart docker.service
@@ -218,14 +277,35 @@ EOF
     fi
 }
 
-# The data volume keeps a copy of exactly what runs, so any instance can bring it up again.
-sync_release() {
-    local source="$RELEASES_DIR/v$VERSION" dest="$COMPOSE_DIR/deploy"
-    if [[ ! -f "$source/.sgarch-complete" ]]; then
+# Zoekt watches many files. The kernel sizes this limit from memory, far above 128000 on most Sourcegraph
+# machines, so it is raised (on every boot) only when lower, never lowered: a sysctl.d file would set it at
+# every boot, below the kernel's own default on larger machines.
+tune_kernel() {
+    (($(sysctl -n fs.inotify.max_user_watches) >= 128000)) || sysctl -q -w fs.inotify.max_user_watches=128000
+}
+
+fetch_release() {
+    if [[ ! -f "$RELEASE/.sgarch-complete" ]]; then
         log "release v$VERSION is not on this host; running install.sh"
         "$INSTALL_SH" --version "$VERSION"
     fi
-    [[ -f "$source/.sgarch-complete" ]] || die "release v$VERSION missing from $source after install.sh"
+    [[ -f "$RELEASE/.sgarch-complete" ]] || die "release v$VERSION missing from $RELEASE after install.sh"
+}
+
+# Every image of the pinned release is on the data volume's Docker before anything is stopped or replaced:
+# until then the old release keeps running, and a failure leaves it running. `--policy missing` contacts the
+# registry only for images Docker lacks, so a normal boot needs no network. (The AMI's baked images cannot
+# help a volume that has its own Docker: `docker save | load` drops the digests the compose file pins,
+# moby/moby#22011, so Compose would pull them again anyway.)
+pull_images() {
+    log "pulling the missing images of v$VERSION"
+    docker compose --project-name "$PROJECT" --file "$RELEASE/docker-compose/docker-compose.yaml" pull --policy missing --quiet ||
+        die "could not pull the images of v$VERSION${DATA_VERSION:+; v$DATA_VERSION keeps running}"
+}
+
+# The data volume keeps a copy of exactly what runs, so any instance can bring it up again.
+sync_release() {
+    local source="$RELEASE" dest="$COMPOSE_DIR/deploy"
     if [[ "$(cat "$dest/.sgarch-release" 2>/dev/null || true)" != "$VERSION" ]]; then
         log "copying release v$VERSION to $dest"
         rm -rf "$dest.new"
@@ -284,28 +364,25 @@ EOF
     fi
 }
 
-write_status() {
-    printf '%s\n' "$*" >"$STATUS_FILE.new"
-    mv -f "$STATUS_FILE.new" "$STATUS_FILE"
-}
+write_status() { write_atomic "$STATUS_FILE" "$1"; }
 
 # A gate forbids the jump: keep the marker, say why, exit 2. Sourcegraph stays down rather than run the
 # data's own release: this instance exists to run the pinned one; the old containers (dockerd restarts them
 # from the volume) carry the previous instance's settings (type, load balancer, environment); and a site
 # that looks fine would hide the refusal. Pinning the data's release again brings it back as it was.
 refuse() {
-    local status="refused: $1: data is at v$DATA_VERSION, pinned v$VERSION: ${*:2}"
-    write_status "$status"
+    local status="refused: $1: data is at v${DATA_VERSION:-?}, pinned v$VERSION: ${*:2}"
     log "$status"
-    log "Sourcegraph stays down; see: sgarch upgrade plan --from $DATA_VERSION --to $VERSION --arch single-node"
+    log "Sourcegraph stays down; see: sgarch upgrade plan --from ${DATA_VERSION:-<data version>} --to $VERSION --arch single-node"
     # By project label, not by files: the volume's copy of the release is the old one, or missing.
     docker compose --project-name "$PROJECT" down --remove-orphans || log "could not stop the old containers"
+    echo "$status" >"$OUTCOME_FILE"
     exit 2
 }
 
 gate_reason() {
     case "$1" in
-    unreadable-marker) echo "$VERSION_MARKER holds no release" ;;
+    unreadable-marker) echo "$VERSION_MARKER holds no release: write the one the data is at into it" ;;
     unknown-version) echo "sgarch does not know v$DATA_VERSION" ;;
     no-upgrade-paths) echo "$UPGRADE_PATHS is missing" ;;
     *) sed -n "s/^gate $1 //p" "$UPGRADE_PATHS" | head -n 1 ;;
@@ -409,7 +486,7 @@ migrator_upgrade() {
     log "docker compose run --rm migrator upgrade --from=v$DATA_VERSION --to=v$VERSION"
     compose run --rm migrator upgrade "--from=v$DATA_VERSION" "--to=v$VERSION" || rc=$?
     ((rc == 0)) || die "migrator upgrade v$DATA_VERSION -> v$VERSION exited $rc; reboot to retry"
-    echo "$VERSION" >"$VERSION_MARKER"
+    write_atomic "$VERSION_MARKER" "$VERSION"
     log "migrator upgrade finished: the data is at v$VERSION"
 }
 
@@ -434,8 +511,22 @@ JSON
         log "the CloudWatch agent did not start: the data-disk alarm will have no data"
 }
 
+# The data's release: the marker, or nothing on a new volume. A volume whose marker is missing or empty but
+# that holds Sourcegraph's Docker volumes is not new: decide_upgrade refuses it (unreadable-marker) rather
+# than start the pinned release on data of an unknown release.
+read_marker() {
+    [[ ! -f "$VERSION_MARKER" ]] || DATA_VERSION="$(tr -d '[:space:]' <"$VERSION_MARKER")"
+    if [[ -z "$DATA_VERSION" ]] && compgen -G "$DATA_DIR/docker/volumes/${PROJECT}_*" >/dev/null; then
+        upgrade_hook "" "$VERSION"
+    fi
+}
+
 main() {
-    local settings="$CONFIG_DIR/sgarch.env" device data_version=""
+    local settings="$CONFIG_DIR/sgarch.env"
+    OUTCOME_FILE="$(mktemp)"
+    set -E
+    trap on_exit EXIT
+    trap 'FAILED="${FUNCNAME[0]}: $BASH_COMMAND exited $?"' ERR
     if [[ "$STANDALONE" == true ]]; then
         settings="$CONFIG_DIR/image.env"
         log "no sgarch user-data: standalone boot of the image's release"
@@ -450,34 +541,38 @@ main() {
         [[ "$VOLUME_ID" =~ ^vol-[0-9a-f]+$ ]] ||
             die "SGARCH_DATA_VOLUME_ID must be an EBS volume id (got '$VOLUME_ID'): fix $settings"
     fi
-    device="$(wait_for_device)"
-    log "data volume ${VOLUME_ID:+$VOLUME_ID }is $device"
+    wait_for_device
+    log "data volume ${VOLUME_ID:+$VOLUME_ID }is $DEVICE"
     if mountpoint -q "$DATA_DIR"; then
         log "$DATA_DIR is already mounted"
     else
-        prepare_filesystem "$device"
+        prepare_filesystem
     fi
     mount_data
     STATUS_READY=true
     start_cloudwatch_agent
+    tune_kernel
     configure_docker
-    if [[ -f "$VERSION_MARKER" ]]; then
-        data_version="$(tr -d '[:space:]' <"$VERSION_MARKER")"
-    fi
-    DATA_VERSION="$data_version"
-    if [[ -z "$data_version" ]]; then
+    read_marker
+    if [[ -z "$DATA_VERSION" ]]; then
         log "no version marker on the data volume: first start of v$VERSION"
-    elif [[ "$data_version" != "$VERSION" ]]; then
-        upgrade_hook "$data_version" "$VERSION"
+    elif [[ "$DATA_VERSION" != "$VERSION" ]]; then
+        upgrade_hook "$DATA_VERSION" "$VERSION"
     fi
+    fetch_release
+    pull_images
     sync_release
     write_compose_files
     if [[ "$UPGRADE" == multi-version ]]; then
         migrator_upgrade
+    elif [[ -z "$DATA_VERSION" ]]; then
+        # From here on the data is this release's: a first start that fails halfway is retried as a normal
+        # start, never taken for a new volume.
+        write_atomic "$VERSION_MARKER" "$VERSION"
     fi
     log "docker compose up -d"
     compose up --detach --remove-orphans || die "docker compose up exited $?"
-    echo "$VERSION" >"$VERSION_MARKER"
+    write_atomic "$VERSION_MARKER" "$VERSION"
     write_status "ok: v$VERSION${UPGRADE:+ ($UPGRADE from v$DATA_VERSION)}"
     mkdir -p "$STATE_DIR"
     date -u +%Y-%m-%dT%H:%M:%SZ >"$STATE_DIR/last-boot"

@@ -5,9 +5,11 @@
 # boot.sh when the pinned Sourcegraph release is not on the host yet. It never starts Sourcegraph: at bake
 # time there is no data volume, and boot.sh owns everything that lives on it.
 #
-# Usage: install.sh [--version X.Y.Z] [--pull-images]
+# Usage: install.sh [--version X.Y.Z] [--commit SHA] [--pull-images]
 #   --version      deploy-sourcegraph-docker release to fetch (default: SGARCH_SOURCEGRAPH_VERSION, from
 #                  /etc/sgarch/sgarch.env when present)
+#   --commit       the commit the release's tag must point to (default: SGARCH_DEPLOY_COMMIT for the
+#                  pinned release, else the release's line in /etc/sgarch/deploy-commits); required
 #   --pull-images  also pull the release's images (bake time; boot.sh moves them onto the data volume)
 #
 # Every step checks before it acts and a marker records a finished run, so running it again is a no-op.
@@ -20,7 +22,11 @@ RELEASES_DIR="${SGARCH_RELEASES_DIR:-$ROOT/opt/sourcegraph/releases}"
 COMPOSE_PLUGIN="${SGARCH_COMPOSE_PLUGIN:-$ROOT/usr/local/lib/docker/cli-plugins/docker-compose}"
 # v2.29.7 understands the `!reset`/`!override` tags Sourcegraph's compose examples (and ours) use.
 COMPOSE_VERSION="${SGARCH_COMPOSE_VERSION:-v2.29.7}"
+# The sha256 the binary must have; another COMPOSE_VERSION needs its own (SGARCH_COMPOSE_SHA256).
+COMPOSE_SHA256="${SGARCH_COMPOSE_SHA256:-}"
 DEPLOY_REPO="${SGARCH_DEPLOY_REPO:-https://github.com/sourcegraph/deploy-sourcegraph-docker.git}"
+DEPLOY_COMMITS="${SGARCH_DEPLOY_COMMITS:-$CONFIG_DIR/deploy-commits}"
+COMMIT=""
 SYSCTL_FILE="$ROOT/etc/sysctl.d/90-sgarch.conf"
 LIMITS_FILE="$ROOT/etc/security/limits.d/90-sgarch.conf"
 
@@ -64,35 +70,40 @@ install_packages() {
 }
 
 # AL2023 packages Docker but not the Compose v2 plugin, so it comes from the Compose release, checked
-# against the release's own checksum list.
+# against a sha256 pinned here. The release's own checksums.txt would come from the same place as the
+# binary, so it proves nothing the download does not.
 install_compose_plugin() {
     if [[ -x "$COMPOSE_PLUGIN" ]]; then
         return
     fi
-    local arch tmp url expected
+    local arch tmp expected="$COMPOSE_SHA256"
     arch="$(uname -m)"
-    case "$arch" in
-    x86_64 | aarch64) ;;
-    *) die "no Docker Compose build for architecture $arch" ;;
-    esac
-    url="https://github.com/docker/compose/releases/download/$COMPOSE_VERSION"
+    # sha256 of docker-compose-linux-<arch> v2.29.7, as the release's checksums.txt lists them (the same
+    # values are in periareon/rules_docker_compose docker_compose/private/versions.bzl at 63f1b825).
+    if [[ -z "$expected" && "$COMPOSE_VERSION" == v2.29.7 ]]; then
+        case "$arch" in
+        x86_64) expected=383ce6698cd5d5bbf958d2c8489ed75094e34a77d340404d9f32c4ae9e12baf0 ;;
+        aarch64) expected=6e9fbd5daa20dca5d7d89145081ae8155d68ef2928b497d9f85b54fe0f9dbb2c ;;
+        esac
+    fi
+    [[ "$expected" =~ ^[0-9a-f]{64}$ ]] ||
+        die "no pinned sha256 for Docker Compose $COMPOSE_VERSION ($arch): set SGARCH_COMPOSE_SHA256 from its checksums.txt"
     tmp="$(mktemp -d)"
     SCRATCH+=("$tmp")
     log "installing the Docker Compose plugin $COMPOSE_VERSION ($arch)"
-    curl -fsSL --retry 5 -o "$tmp/docker-compose" "$url/docker-compose-linux-$arch"
-    curl -fsSL --retry 5 -o "$tmp/checksums.txt" "$url/checksums.txt"
-    expected="$(awk -v f="docker-compose-linux-$arch" '$2 == f || $2 == "*" f { print $1 }' "$tmp/checksums.txt")"
-    [[ -n "$expected" ]] || die "checksums.txt of Compose $COMPOSE_VERSION lists no docker-compose-linux-$arch"
+    curl -fsSL --retry 5 -o "$tmp/docker-compose" \
+        "https://github.com/docker/compose/releases/download/$COMPOSE_VERSION/docker-compose-linux-$arch"
     echo "$expected  $tmp/docker-compose" | sha256sum -c --quiet - || die "Docker Compose checksum mismatch"
     mkdir -p "$(dirname "$COMPOSE_PLUGIN")"
     install -m 0755 "$tmp/docker-compose" "$COMPOSE_PLUGIN"
 }
 
-# Zoekt memory-maps every index shard and watches many files; the defaults are far too low for it.
+# Zoekt memory-maps every index shard; the kernel's fixed default (65530) is far too low for it. Not
+# fs.inotify.max_user_watches: the kernel sizes that from memory, and a fixed value here would lower it on
+# larger machines at every boot; boot.sh raises it at run time when it is too low.
 tune_os() {
     if printf '%s\n' \
-        '# Written by sgarch install.sh: zoekt maps every index shard and watches many files.' \
-        'fs.inotify.max_user_watches = 128000' \
+        '# Written by sgarch install.sh: zoekt maps every index shard.' \
         'vm.max_map_count = 300000' | write_if_changed "$SYSCTL_FILE"; then
         log "applying sysctl settings"
         sysctl --system >/dev/null
@@ -106,7 +117,7 @@ tune_os() {
 }
 
 fetch_release() {
-    local version="$1" dest="$RELEASES_DIR/v$1" tmp
+    local version="$1" dest="$RELEASES_DIR/v$1" tmp head
     if [[ -f "$dest/.sgarch-complete" ]]; then
         log "release v$version already present"
         return
@@ -117,6 +128,10 @@ fetch_release() {
     SCRATCH+=("$tmp")
     # Clone into a scratch directory and rename at the end, so an interrupted fetch never looks complete.
     git clone --quiet --depth 1 --branch "v$version" "$DEPLOY_REPO" "$tmp/repo"
+    # A tag can be moved; the pinned commit cannot.
+    head="$(git -C "$tmp/repo" rev-parse HEAD)"
+    [[ "$head" == "$COMMIT" ]] ||
+        die "tag v$version of $DEPLOY_REPO is at $head, not at the pinned $COMMIT: refusing it"
     [[ -f "$tmp/repo/docker-compose/docker-compose.yaml" ]] ||
         die "release v$version has no docker-compose/docker-compose.yaml"
     rm -rf "$tmp/repo/.git"
@@ -149,24 +164,38 @@ main() {
             version="$2"
             shift 2
             ;;
+        --commit)
+            [[ $# -ge 2 ]] || die "--commit needs a value"
+            COMMIT="$2"
+            shift 2
+            ;;
         --pull-images)
             pull=true
             shift
             ;;
         -h | --help)
-            echo "usage: install.sh [--version X.Y.Z] [--pull-images]"
+            echo "usage: install.sh [--version X.Y.Z] [--commit SHA] [--pull-images]"
             return
             ;;
         *) die "unknown argument: $1" ;;
         esac
     done
-    if [[ -z "$version" && -r "$CONFIG_DIR/sgarch.env" ]]; then
+    if [[ -r "$CONFIG_DIR/sgarch.env" ]]; then
         # shellcheck source=/dev/null
         source "$CONFIG_DIR/sgarch.env"
     fi
     version="${version:-${SGARCH_SOURCEGRAPH_VERSION:-}}"
     [[ "$version" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] ||
         die "Sourcegraph version must look like 7.5.4453 (got '$version'): pass --version"
+    # The commit is checked before anything changes, unless the release is already here.
+    if [[ -z "$COMMIT" && "$version" == "${SGARCH_SOURCEGRAPH_VERSION:-}" ]]; then
+        COMMIT="${SGARCH_DEPLOY_COMMIT:-}"
+    fi
+    if [[ -z "$COMMIT" && -r "$DEPLOY_COMMITS" ]]; then
+        COMMIT="$(awk -v v="$version" '$1 == v { print $2 }' "$DEPLOY_COMMITS")"
+    fi
+    [[ -f "$RELEASES_DIR/v$version/.sgarch-complete" || "$COMMIT" =~ ^[0-9a-f]{40}$ ]] ||
+        die "no pinned commit for deploy-sourcegraph-docker v$version: pass --commit, or add '$version <commit>' to $DEPLOY_COMMITS"
 
     local marker="$STATE_DIR/install.done"
     if [[ -f "$marker" ]] && grep -qx "version=$version" "$marker" &&

@@ -32,20 +32,19 @@ unused_ebs_disks() {
     done < <(lsblk --nodeps --paths --noheadings --output NAME,SERIAL 2>/dev/null || true)
 }
 
+# Sets DEVICE like boot.sh's find_device (empty while there is no candidate). It never runs in a subshell,
+# so its refusals end the boot at once, with their own message.
 find_standalone_device() {
-    local device disks=()
-    device="$(blkid -L "$DATA_LABEL" 2>/dev/null || true)"
-    if [[ -n "$device" ]]; then
-        echo "$device"
-        return
-    fi
+    local disks=()
+    DEVICE="$(blkid -L "$DATA_LABEL" 2>/dev/null || true)"
+    [[ -z "$DEVICE" ]] || return 0
     mapfile -t disks < <(unused_ebs_disks)
     if ((${#disks[@]} > 1)); then
-        die "${#disks[@]} unused EBS volumes (${disks[*]}): detach all but the data volume, or label it with xfs_admin -L $DATA_LABEL DEVICE" >&2
+        die "${#disks[@]} unused EBS volumes (${disks[*]}): detach all but the data volume, or label it with xfs_admin -L $DATA_LABEL DEVICE"
     fi
     if ((${#disks[@]} == 1)); then
         check_new_volume_size "${disks[0]}"
-        echo "${disks[0]}"
+        DEVICE="${disks[0]}"
     fi
 }
 
@@ -53,7 +52,7 @@ check_new_volume_size() {
     local device="$1" bytes
     bytes="$(lsblk --nodeps --bytes --noheadings --output SIZE "$device" 2>/dev/null | tr -d '[:space:]')"
     if [[ "$bytes" =~ ^[0-9]+$ ]] && ((bytes < MIN_NEW_VOLUME_GIB * 1024 * 1024 * 1024)); then
-        die "the only unused EBS volume, $device, has $((bytes / 1024 / 1024 / 1024)) GiB: attach an empty volume of at least $MIN_NEW_VOLUME_GIB GiB (500 GiB or more recommended) instead, then run: systemctl restart sgarch-boot" >&2
+        die "the only unused EBS volume, $device, has $((bytes / 1024 / 1024 / 1024)) GiB: attach an empty volume of at least $MIN_NEW_VOLUME_GIB GiB (500 GiB or more recommended) instead, then run: systemctl restart sgarch-boot"
     fi
 }
 
