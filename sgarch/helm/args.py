@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from sgarch.eks.versions import SOURCEGRAPH_CHART_VERSION
 from sgarch.errors import ConfigError
+from sgarch.helm.rds_iam import DEFAULT_CLIENT_IMAGE
 from sgarch.naming import validate_tags
 from sgarch.sizing import Estimate
 from sgarch.validation import StrInput, StrListInput
@@ -54,11 +55,17 @@ class SourcegraphReleaseArgs(BaseModel):
     """Run pgsql, codeintel-db and codeinsights-db on Amazon RDS for PostgreSQL 16, one instance each.
     Default: off (in-cluster databases on EBS)."""
     postgres_auth: Literal["iam", "secret"] = "iam"
-    """``iam``: IAM database authentication (``PG_CONNECTION_UPDATER=EC2_ROLE_CREDENTIALS``); the master
-    password is managed by RDS in Secrets Manager and never reaches Pulumi. ``secret``: the password in
-    ``postgres_password``, handed to the chart in Kubernetes Secrets. Default: iam."""
+    """``iam``: IAM database authentication (``PG_CONNECTION_UPDATER=EC2_ROLE_CREDENTIALS``) as the role
+    ``sourcegraph``, which a Job per database creates and grants ``rds_iam`` before the chart is installed;
+    RDS manages the master password in Secrets Manager, and Pulumi reads it (as a secret) only to hand it
+    to those Jobs. ``secret``: the master user ``sg`` with the password in ``postgres_password``, handed to
+    the chart in Kubernetes Secrets. Default: iam."""
     postgres_password: StrInput | None = None
     """Master password of the RDS instances; required with ``postgres_auth=secret`` (pass a secret)."""
+    postgres_client_image: str | None = None
+    """Image with ``psql`` (PostgreSQL 16) for the Jobs that grant ``rds_iam`` with ``postgres_auth=iam``.
+    Default: Docker Hub's ``postgres:16-alpine``; required with ``image_repository``, whose nodes may not
+    reach Docker Hub."""
     postgres_instance_class: str | None = None
     """RDS instance class for all three. Default: the smallest db.m6g class holding each database's memory."""
     postgres_multi_az: bool = False
@@ -121,6 +128,18 @@ class SourcegraphReleaseArgs(BaseModel):
                 "set when postgres_auth is secret",
                 None,
                 "pulumi config set --secret postgres_password <password>, or use postgres_auth iam",
+            )
+        if (
+            self.postgres
+            and self.postgres_auth == "iam"
+            and self.image_repository is not None
+            and self.postgres_client_image is None
+        ):
+            raise ConfigError(
+                "postgres_client_image",
+                "set when image_repository is set and postgres_auth is iam",
+                None,
+                f"mirror {DEFAULT_CLIENT_IMAGE} next to the Sourcegraph images and name it here",
             )
         if self.postgres or self.redis:
             for field in ("vpc_id", "private_subnet_ids", "node_security_group_id"):

@@ -5,8 +5,10 @@ What it creates, for ``SourcegraphRelease("sg", args)`` on a cluster's Kubernete
 - ``sg-namespace`` and ``sg-sourcegraph``: the namespace and the ``sourcegraph`` chart, pinned, with the
   estimate's resources, the cluster's StorageClass and an ALB ingress (internal unless asked otherwise);
 - with ``postgres``: ``sg-pgsql``, ``sg-codeintel-db`` and ``sg-codeinsights-db`` on RDS for PostgreSQL 16,
-  their parameter group, subnet group and security group (and ``sg-<db>-credentials`` Secrets with
-  ``postgres_auth=secret``);
+  their parameter group, subnet group and security group; with ``postgres_auth=secret``, the chart's
+  ``sg-<db>-credentials`` Secrets; with ``postgres_auth=iam``, per database a ``sg-<db>-master-password``
+  Secret (read from the secret RDS manages) and the ``sg-<db>-iam-grant`` Job that creates the
+  ``sourcegraph`` role and grants it ``rds_iam`` (``rds_iam.py``), which the release waits for;
 - with ``redis``: ``sg-redis-cache`` and ``sg-redis-store`` on ElastiCache;
 - with ``s3``: ``sg-objects`` and its access block, versioning, encryption, TLS-only policy and lifecycle;
 - when S3 or IAM database auth need AWS credentials: ``sg-aws-role`` and one Pod Identity association per
@@ -19,8 +21,9 @@ no service-account annotations (keys the chart's values do not declare).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import pulumi
 import pulumi_aws as aws
@@ -29,7 +32,7 @@ import yaml
 
 from sgarch.eks import iam
 from sgarch.eks.versions import SOURCEGRAPH_CHART_REPOSITORY
-from sgarch.helm import managed
+from sgarch.helm import managed, rds_iam
 from sgarch.helm.args import SourcegraphReleaseArgs
 from sgarch.helm.values import (
     DATABASES,
@@ -38,6 +41,7 @@ from sgarch.helm.values import (
     RedisOptions,
     S3Options,
     compose_values,
+    database_secret,
     identity_service_accounts,
     secret_name,
 )
@@ -63,6 +67,11 @@ def _network(
         args.private_subnet_ids if args.private_subnet_ids is not None else [],
         args.node_security_group_id if args.node_security_group_id is not None else "",
     )
+
+
+def _password_of(secret_string: str) -> str:
+    password: str = json.loads(secret_string)["password"]
+    return password
 
 
 class SourcegraphRelease(pulumi.ComponentResource):
@@ -118,24 +127,21 @@ class SourcegraphRelease(pulumi.ComponentResource):
             databases = pg.instances
             hosts = pulumi.Output.all(**{k: i.address for k, i in databases.items()}).apply(dict)
             if args.postgres_auth == "secret":
+                options = PostgresOptions(hosts={}, auth="secret")
                 password: pulumi.Output[str] = pulumi.Output.secret(args.postgres_password or "")
                 for key, instance in databases.items():
-                    credentials: dict[str, pulumi.Input[str]] = {
-                        "database": "sg",
-                        "host": instance.address,
-                        "password": password,
-                        "port": "5432",
-                        "user": "sg",
-                        "pgsslmode": "require",
-                    }
                     depends.append(
                         k8s.core.v1.Secret(
                             self._n(secret_name(key)),
                             metadata={"name": secret_name(key), "namespace": args.namespace},
-                            string_data=credentials,
+                            string_data=database_secret(instance.address, password, options),
                             opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace]),
                         )
                     )
+            else:
+                image = args.postgres_client_image or rds_iam.DEFAULT_CLIENT_IMAGE
+                for key, instance in databases.items():
+                    depends.append(self._iam_grant(DATABASES[key], instance, pg.access, namespace, image))
 
         redis_hosts: pulumi.Output[list[str]] = pulumi.Output.from_input([])
         if args.redis:
@@ -217,6 +223,53 @@ class SourcegraphRelease(pulumi.ComponentResource):
     def _n(self, *parts: str | int) -> str:
         return child_name(self._name, *parts)
 
+    def _iam_grant(
+        self,
+        short: str,
+        instance: aws.rds.Instance,
+        access: pulumi.Resource,
+        namespace: k8s.core.v1.Namespace,
+        image: str,
+    ) -> k8s.batch.v1.Job:
+        """The Job granting ``rds_iam`` on one instance, and the Secret handing it the master password."""
+        arn = instance.master_user_secrets.apply(lambda secrets: secrets[0].secret_arn)
+        secret_string = aws.secretsmanager.get_secret_version_output(
+            secret_id=arn, opts=pulumi.InvokeOutputOptions(parent=self)
+        ).secret_string
+        # RDS keeps {"username": ..., "password": ...} in the secret it manages (and rotates: each
+        # `pulumi up` reads the current version again).
+        master_password: pulumi.Output[str] = pulumi.Output.secret(secret_string.apply(_password_of))
+        password_secret = f"{short}-master-password"
+        secret = k8s.core.v1.Secret(
+            self._n(short, "master-password"),
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=password_secret, namespace=namespace.metadata.name, labels=rds_iam.LABELS
+            ),
+            type="Opaque",
+            string_data={rds_iam.PASSWORD_KEY: master_password},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace], delete_before_replace=True),
+        )
+        spec = rds_iam.grant_job_spec(host=instance.address, password_secret=password_secret, image=image)
+        return k8s.batch.v1.Job(
+            self._n(short, "iam-grant"),
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=f"{short}-iam-grant",
+                namespace=namespace.metadata.name,
+                labels=rds_iam.LABELS,
+                # A failed grant is run again by the next `pulumi up` rather than awaited forever.
+                annotations={"pulumi.com/replaceUnready": "true"},
+            ),
+            # Plain data in the SDK's key names (rds_iam stays free of Pulumi); test_sdk_arguments checks them.
+            spec=cast("k8s.batch.v1.JobSpecArgsDict", spec),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[namespace, secret, access],
+                # A Job's pod template cannot change, so a new spec replaces it; its name is fixed.
+                delete_before_replace=True,
+                custom_timeouts=pulumi.CustomTimeouts(create="15m", update="15m"),
+            ),
+        )
+
     def _tagged(self, name: str) -> dict[str, str]:
         return merge_tags(self._tags, {"Name": name})
 
@@ -249,7 +302,7 @@ class SourcegraphRelease(pulumi.ComponentResource):
         if databases and args.postgres_auth == "iam":
             account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
             users = pulumi.Output.all(region, account, *[db.resource_id for db in databases.values()]).apply(
-                lambda v: [f"arn:aws:rds-db:{v[0]}:{v[1]}:dbuser:{rid}/sg" for rid in v[2:]]
+                lambda v: [f"arn:aws:rds-db:{v[0]}:{v[1]}:dbuser:{rid}/{rds_iam.IAM_USER}" for rid in v[2:]]
             )
             made.append(
                 aws.iam.RolePolicy(

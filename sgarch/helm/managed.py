@@ -15,6 +15,7 @@ import pulumi
 import pulumi_aws as aws
 
 from sgarch.eks import iam
+from sgarch.helm import rds_iam
 from sgarch.helm.values import DATABASES
 from sgarch.sizing.estimator import ServiceEstimate
 
@@ -112,7 +113,7 @@ def _security_group(
     vpc_id: pulumi.Input[str],
     source_sg: pulumi.Input[str],
     parent: pulumi.Resource,
-) -> aws.ec2.SecurityGroup:
+) -> tuple[aws.ec2.SecurityGroup, aws.vpc.SecurityGroupIngressRule]:
     child = pulumi.ResourceOptions(parent=parent)
     group = aws.ec2.SecurityGroup(
         n(f"{prefix}-sg"),
@@ -121,7 +122,7 @@ def _security_group(
         tags=tagged(n(f"{prefix}-sg")),
         opts=child,
     )
-    aws.vpc.SecurityGroupIngressRule(
+    rule = aws.vpc.SecurityGroupIngressRule(
         n(f"{prefix}-from-nodes"),
         security_group_id=group.id,
         referenced_security_group_id=source_sg,
@@ -132,14 +133,15 @@ def _security_group(
         tags=tagged(n(f"{prefix}-from-nodes")),
         opts=child,
     )
-    return group
+    return group, rule
 
 
 @dataclass
 class ManagedPostgres:
-    """The RDS instances by chart key."""
+    """The RDS instances by chart key, and the rule that lets the nodes' pods reach them."""
 
     instances: dict[str, aws.rds.Instance]
+    access: aws.vpc.SecurityGroupIngressRule
 
 
 def postgres(
@@ -159,7 +161,7 @@ def postgres(
 ) -> ManagedPostgres:
     """One RDS for PostgreSQL 16 instance per database in ``services`` (chart key -> estimate)."""
     child = pulumi.ResourceOptions(parent=parent)
-    group = _security_group(n, tagged, "db", 5432, vpc_id, node_security_group_id, parent)
+    group, access = _security_group(n, tagged, "db", 5432, vpc_id, node_security_group_id, parent)
     subnets = aws.rds.SubnetGroup(
         n("db-subnets"),
         subnet_ids=subnet_ids,
@@ -199,8 +201,8 @@ def postgres(
             storage_type="gp3",
             storage_encrypted=True,
             kms_key_id=kms_key_arn,
-            db_name="sg",
-            username="sg",
+            db_name=rds_iam.DATABASE,
+            username=rds_iam.MASTER_USER,
             password=password,
             manage_master_user_password=True if password is None else None,
             iam_database_authentication_enabled=True,
@@ -218,7 +220,7 @@ def postgres(
             tags=tagged(n(short)),
             opts=_kept(parent),
         )
-    return ManagedPostgres(instances)
+    return ManagedPostgres(instances, access)
 
 
 @dataclass
@@ -243,7 +245,7 @@ def redis(
 ) -> ManagedRedis:
     """Two single-node, non-cluster ElastiCache for Redis OSS groups: redis-cache and redis-store."""
     child = pulumi.ResourceOptions(parent=parent)
-    group = _security_group(n, tagged, "redis", 6379, vpc_id, node_security_group_id, parent)
+    group, _ = _security_group(n, tagged, "redis", 6379, vpc_id, node_security_group_id, parent)
     subnets = aws.elasticache.SubnetGroup(
         n("redis-subnets"),
         subnet_ids=subnet_ids,

@@ -1,27 +1,30 @@
 """Compose the Sourcegraph chart's values for EKS: the estimate's resources plus storage, ingress and the
 managed-service options. Pure: endpoints arrive as plain strings (the component resolves them first).
 
-Every key is one of the chart's own (``tests/data/chart-keys.txt``); annotation and env keys are free-form
-maps in the chart.
+Every key is one of the chart's own: declared in its values.yaml (``tests/data/chart-keys.txt``) or read
+by its templates (``tests/data/chart-template-keys.yaml``); annotation and env keys are free-form maps.
 """
 
 from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
+from sgarch.helm.rds_iam import DATABASE, IAM_USER, MASTER_USER
 from sgarch.sizing.estimator import Estimate
 from sgarch.sizing.helm_values import render_helm_values
 
 __all__ = [
     "DATABASES",
+    "DATABASE_CLIENT_SERVICES",
     "IDENTITY_SERVICE_ACCOUNTS",
     "IngressOptions",
     "PostgresOptions",
     "RedisOptions",
     "S3Options",
     "compose_values",
+    "database_secret",
     "identity_service_accounts",
     "secret_name",
 ]
@@ -43,7 +46,27 @@ IDENTITY_SERVICE_ACCOUNTS: dict[str, str] = {
 }
 """Service accounts of the pods that reach S3 or RDS with AWS credentials (frontend's is the chart's own).
 Sourcegraph's object-storage docs name frontend, worker, precise and syntactic code intel, gitserver and
-searcher; the same pods open database connections."""
+searcher; the same pods open database connections (:data:`DATABASE_CLIENT_SERVICES`)."""
+
+DATABASE_CLIENT_SERVICES = (
+    "frontend",
+    "migrator",
+    "gitserver",
+    "searcher",
+    "worker",
+    "preciseCodeIntel",
+    "syntacticCodeIntel",
+)
+"""Chart keys of the containers that open Postgres connections, so each needs the IAM-auth environment.
+
+Sourcegraph reads ``PG_CONNECTION_UPDATER`` in every process from its own environment: a package-level
+``env.Get`` in ``internal/database/dbconn/connection_updater.go``, applied to each new connection by
+``extendedDriver.Open`` in ``internal/database/dbconn/open.go`` (github.com/sourcegraph/sourcegraph-public-snapshot).
+Only frontend and migrator get the ``PG*`` variables from the chart; gitserver, searcher (which now runs
+symbols), worker and the precise and syntactic code-intel workers connect with the DSN frontend hands them
+(``connections.EnsureNewFrontendDB``, e.g. ``cmd/gitserver/shared/shared.go``,
+``cmd/worker/shared/init/db/db.go``), and must mint their own tokens. Migrator runs in frontend's pod, under
+its service account. Sourcegraph's docker-compose RDS example sets the variable on the same services."""
 
 # Chart keys whose `env` map exists in the chart's values.yaml; the S3 settings go there.
 _S3_ENV_SERVICES = ("frontend", "worker", "preciseCodeIntel")
@@ -51,6 +74,7 @@ _RDS_IAM_ENV = {
     "PG_CONNECTION_UPDATER": {"value": "EC2_ROLE_CREDENTIALS"},
     "AWS_STS_REGIONAL_ENDPOINTS": {"value": "regional"},
 }
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -66,13 +90,24 @@ class IngressOptions:
 @dataclass(frozen=True)
 class PostgresOptions:
     """RDS endpoints by chart key, and how Sourcegraph authenticates: IAM tokens, or a Kubernetes Secret
-    per database (``<short name>-credentials``) holding database, host, password, port and user."""
+    per database (``<short name>-credentials``, see :func:`database_secret`).
+
+    ``user`` defaults to the role the grant Job creates (``sourcegraph``) with ``iam``, and to the master
+    user ``sg`` with ``secret``.
+    """
 
     hosts: dict[str, str]
     auth: Literal["iam", "secret"] = "iam"
     port: int = 5432
-    database: str = "sg"
-    user: str = "sg"
+    database: str = DATABASE
+    user: str | None = None
+
+    @property
+    def login(self) -> str:
+        """The database user Sourcegraph logs in as."""
+        if self.user is not None:
+            return self.user
+        return IAM_USER if self.auth == "iam" else MASTER_USER
 
 
 @dataclass(frozen=True)
@@ -95,6 +130,20 @@ class S3Options:
 def secret_name(chart_key: str) -> str:
     """Name of the Kubernetes Secret holding one database's credentials."""
     return f"{DATABASES[chart_key]}-credentials"
+
+
+def database_secret(host: _T, password: _T, options: PostgresOptions) -> dict[str, _T | str]:
+    """The data of one database's ``<db>.auth.existingSecret``: exactly the keys the chart's
+    ``sourcegraph.databaseAuth`` helper reads (``templates/_helpers.tpl``; ``tests/data/chart-template-keys.yaml``).
+    A key it reads and the Secret lacks stops the pods with CreateContainerConfigError."""
+    return {
+        "database": options.database,
+        "host": host,
+        "password": password,
+        "port": str(options.port),
+        "user": options.login,
+        "sslmode": "require",
+    }
 
 
 def identity_service_accounts(postgres: PostgresOptions | None, s3: S3Options | None) -> dict[str, str]:
@@ -167,15 +216,16 @@ def compose_values(
                     "host": postgres.hosts[key],
                     "port": str(postgres.port),
                     "database": postgres.database,
-                    "user": postgres.user,
+                    "user": postgres.login,
                     # IAM tokens replace the password; an empty one keeps the chart from using its default.
                     "password": "",
                     "sslmode": "require",
                 }
             values[key] = {"enabled": False, "auth": auth}
         if postgres.auth == "iam":
-            # Other pods read the connection settings from frontend; migrator runs before it.
-            _merge(values, {"frontend": {"env": _RDS_IAM_ENV}, "migrator": {"env": _RDS_IAM_ENV}})
+            # Every process that connects mints its own tokens (DATABASE_CLIENT_SERVICES says why).
+            for key in DATABASE_CLIENT_SERVICES:
+                _merge(values, {key: {"env": _RDS_IAM_ENV}})
 
     if redis is not None:
         values["redisCache"] = {

@@ -17,6 +17,7 @@ from sgarch.testing._records import (
     InvokeRecord,
     ResourceQuery,
     ResourceRecord,
+    is_secret_value,
     redact_secrets,
 )
 
@@ -68,16 +69,19 @@ class Plan(ResourceQuery):
         yield from walk(None, 0)
 
     def resource_dict(self, record: ResourceRecord) -> dict[str, Any]:
-        """One resource as JSON-ready data: type, name, urn, parent, custom, inputs and non-default options."""
+        """One resource as JSON-ready data: type, name, urn, parent, custom, inputs (secret values redacted),
+        non-default options and ``depends_on`` (the URNs it waits for, explicit or through its inputs)."""
         data: dict[str, Any] = {
             "type": record.type,
             "name": record.name,
             "urn": record.urn,
             "parent": record.parent,
             "custom": record.custom,
-            "inputs": json_ready(record.redacted_inputs()),
+            "inputs": json_ready(_redact_values(dict(record.raw_inputs))),
         }
         data.update(record.options.non_default())
+        if record.options.depends_on:
+            data["depends_on"] = sorted(record.options.depends_on)
         return data
 
     def to_dict(self) -> dict[str, Any]:
@@ -101,6 +105,21 @@ class Plan(ResourceQuery):
     def to_json(self, indent: int | None = 2) -> str:
         """:meth:`to_dict` as a JSON string."""
         return json.dumps(self.to_dict(), indent=indent, sort_keys=False)
+
+
+def _redact_values(value: Any) -> Any:
+    """Secrets replaced by ``"[secret]"``, except that a secret map keeps its keys: which keys a Kubernetes
+    Secret holds is part of the plan, their values are not."""
+    if is_secret_value(value):
+        inner = value.get("value")
+        if isinstance(inner, dict):
+            return {str(k): SECRET_PLACEHOLDER for k in inner}
+        return SECRET_PLACEHOLDER
+    if isinstance(value, dict):
+        return {k: _redact_values(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact_values(v) for v in value]
+    return value
 
 
 def json_ready(value: Any) -> Any:

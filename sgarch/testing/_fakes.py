@@ -359,4 +359,25 @@ def computed_outputs(
         )
     elif type_ == "aws:ec2/launchTemplate:LaunchTemplate":
         out.update(latestVersion=1.0, defaultVersion=1.0)
+    elif type_ == "aws:rds/instance:Instance":
+        prefix = str(state.get("identifierPrefix") or "")
+        identifier = str(state.get("identifier") or f"{prefix}{fake_hex('rds', name, length=26)}")
+        address = f"{identifier}.{fake_hex('rds-host', length=12)}.{region}.rds.{dns_suffix}"
+        out.update(
+            identifier=identifier,
+            address=address,
+            endpoint=f"{address}:5432",
+            port=5432.0,
+            resourceId="db-" + fake_hex("rds-resource", name, length=26).upper(),
+        )
+        if state.get("manageMasterUserPassword"):
+            # RDS keeps the master password in a secret of its own, named rds!db-<uuid>.
+            secret = f"rds!db-{_uuid(type_, name)}"
+            out["masterUserSecrets"] = [
+                {
+                    "secretArn": f"arn:aws:secretsmanager:{region}:{ACCOUNT_ID}:secret:{secret}-{fake_hex(name, length=6)}",
+                    "kmsKeyId": f"arn:aws:kms:{region}:{ACCOUNT_ID}:alias/aws/secretsmanager",
+                    "secretStatus": "active",
+                }
+            ]
     return {k: v for k, v in out.items() if k not in state}

@@ -47,6 +47,52 @@ def _get_caller_identity(args: Mapping[str, Any], region: str) -> Mapping[str, A
     }
 
 
+def _get_session_context(args: Mapping[str, Any], region: str) -> Mapping[str, Any]:
+    # Like the provider: an STS assumed-role session maps to its IAM role; any other ARN passes through.
+    arn = str(args.get("arn") or "")
+    head, _, resource = arn.partition(":assumed-role/")
+    if resource and head.startswith("arn:") and ":sts::" in head:
+        role, _, session = resource.partition("/")
+        partition, account = head.split(":")[1], head.split(":")[4]
+        issuer = f"arn:{partition}:iam::{account}:role/{role}"
+        return {
+            "id": arn,
+            "arn": arn,
+            "issuerArn": issuer,
+            "issuerId": "AROA" + fake_hex("role", issuer, length=17).upper(),
+            "issuerName": role,
+            "sessionName": session,
+        }
+    return {"id": arn, "arn": arn, "issuerArn": arn, "issuerId": "", "issuerName": "", "sessionName": ""}
+
+
+# Plausible EKS add-on versions (an add-on's default for a recent Kubernetes minor); kube-proxy's version
+# follows the Kubernetes minor it is asked for, as the real ones do.
+_ADDON_VERSIONS = {
+    "vpc-cni": "v1.20.4-eksbuild.1",
+    "coredns": "v1.12.3-eksbuild.1",
+    "eks-pod-identity-agent": "v1.3.8-eksbuild.2",
+    "aws-ebs-csi-driver": "v1.48.0-eksbuild.2",
+}
+
+
+def _get_addon_version(args: Mapping[str, Any], region: str) -> Mapping[str, Any]:
+    name = str(args.get("addonName"))
+    kubernetes = str(args.get("kubernetesVersion"))
+    if name == "kube-proxy":
+        version = f"v{kubernetes}.0-eksbuild.{2 if args.get('mostRecent') else 1}"
+    else:
+        version = _ADDON_VERSIONS.get(name, "v1.0.0-eksbuild.1")
+    return {
+        "id": name,
+        "addonName": name,
+        "kubernetesVersion": kubernetes,
+        "mostRecent": args.get("mostRecent"),
+        "version": version,
+        "region": region,
+    }
+
+
 def _get_region(args: Mapping[str, Any], region: str) -> Mapping[str, Any]:
     wanted = str(args.get("region") or args.get("name") or region)
     _, suffix = partition_for(wanted)
@@ -262,10 +308,36 @@ def _get_policy_document(args: Mapping[str, Any], region: str) -> Mapping[str, A
     }
 
 
+def _get_secret_version(args: Mapping[str, Any], region: str) -> Mapping[str, Any]:
+    secret_id = str(args.get("secretId"))
+    arn = (
+        secret_id
+        if secret_id.startswith("arn:")
+        else f"arn:aws:secretsmanager:{region}:{ACCOUNT_ID}:secret:{secret_id}"
+    )
+    stage = str(args.get("versionStage") or "AWSCURRENT")
+    # Shaped like the secrets RDS manages for master users; never a real credential.
+    value = json.dumps({"username": "sg", "password": "mock-" + fake_hex("password", secret_id, length=24)})
+    return {
+        "id": f"{arn}|{stage}",
+        "arn": arn,
+        "secretId": secret_id,
+        "secretString": value,
+        "secretBinary": "",
+        "versionId": fake_hex("version", secret_id, length=32),
+        "versionStage": stage,
+        "versionStages": [stage],
+        "createdDate": "2024-01-01T00:00:00Z",
+        "region": region,
+    }
+
+
 DEFAULT_INVOKES: dict[str, InvokeHandler] = {
     "aws:ec2/getAmi:getAmi": _get_ami,
     "aws:index/getAvailabilityZones:getAvailabilityZones": _get_availability_zones,
     "aws:index/getCallerIdentity:getCallerIdentity": _get_caller_identity,
+    "aws:iam/getSessionContext:getSessionContext": _get_session_context,
+    "aws:eks/getAddonVersion:getAddonVersion": _get_addon_version,
     "aws:index/getRegion:getRegion": _get_region,
     "aws:index/getPartition:getPartition": _get_partition,
     "aws:ec2/getVpc:getVpc": _get_vpc,
@@ -274,5 +346,6 @@ DEFAULT_INVOKES: dict[str, InvokeHandler] = {
     "aws:route53/getZone:getZone": _get_zone,
     "aws:ssm/getParameter:getParameter": _get_parameter,
     "aws:iam/getPolicyDocument:getPolicyDocument": _get_policy_document,
+    "aws:secretsmanager/getSecretVersion:getSecretVersion": _get_secret_version,
 }
 """Invoke tokens the mocks answer out of the box. Any other token raises UnmockedInvokeError."""

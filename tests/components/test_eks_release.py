@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +22,9 @@ from sgarch.tiers import Tier
 from sgarch.validation import build
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
+JOB = "kubernetes:batch/v1:Job"
+SECRET = "kubernetes:core/v1:Secret"
+GET_SECRET_VERSION = "aws:secretsmanager/getSecretVersion:getSecretVersion"
 RDS = "aws:rds/instance:Instance"
 REDIS = "aws:elasticache/replicationGroup:ReplicationGroup"
 ASSOCIATION = "aws:eks/podIdentityAssociation:PodIdentityAssociation"
@@ -30,6 +34,20 @@ NETWORK = {
     "node_security_group_id": "sg-0123456789abcdef0",
     "kms_key_arn": "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555",
 }
+# The key names the chart's templates read, with file:line citations (deploy-sourcegraph-helm v7.6.0).
+CHART_TEMPLATE_KEYS: dict[str, Any] = yaml.safe_load(
+    (Path(__file__).parents[1] / "data" / "chart-template-keys.yaml").read_text()
+)
+# Chart keys of the containers that open database connections (frontend's pod also runs migrator).
+DATABASE_CLIENTS = (
+    "frontend",
+    "migrator",
+    "gitserver",
+    "searcher",
+    "worker",
+    "preciseCodeIntel",
+    "syntacticCodeIntel",
+)
 
 
 def release_values(mocks: SgarchMocks) -> dict[str, Any]:
@@ -98,13 +116,100 @@ def test_rds_is_protected_encrypted_and_snapshotted(pulumi_mocks: SgarchMocks) -
     for key in ("pgsql", "codeIntelDB", "codeInsightsDB"):
         assert values[key]["enabled"] is False
         assert values[key]["auth"]["sslmode"] == "require" and values[key]["auth"]["password"] == ""
-    assert values["frontend"]["env"]["PG_CONNECTION_UPDATER"] == {"value": "EC2_ROLE_CREDENTIALS"}
-    assert values["migrator"]["env"]["PG_CONNECTION_UPDATER"] == {"value": "EC2_ROLE_CREDENTIALS"}
+        # IAM tokens log in a user other than the master user `sg`: rds_iam would lock the master out.
+        assert values[key]["auth"]["user"] == "sourcegraph"
     connect = json.loads(pulumi_mocks.one("aws:iam/rolePolicy:RolePolicy").inputs["policy"])
     assert connect["Statement"][0]["Action"] == ["rds-db:connect"]
-    assert all(arn.endswith("/sg") for arn in connect["Statement"][0]["Resource"])
+    resource_ids = sorted(r.outputs["resourceId"] for r in instances.values())
+    assert sorted(connect["Statement"][0]["Resource"]) == sorted(
+        f"arn:aws:rds-db:us-east-1:123456789012:dbuser:{rid}/sourcegraph" for rid in resource_ids
+    )
     accounts = {r.inputs["serviceAccount"] for r in pulumi_mocks.by_type(ASSOCIATION)}
     assert accounts == set(IDENTITY_SERVICE_ACCOUNTS.values())
+
+
+def test_iam_auth_env_reaches_every_process_that_opens_a_database_connection(
+    pulumi_mocks: SgarchMocks,
+) -> None:
+    # Sourcegraph reads PG_CONNECTION_UPDATER in each process (internal/database/dbconn), not from
+    # frontend. Frontend and migrator get PG* from the chart; gitserver, searcher (symbols) and the workers
+    # connect with the DSN frontend hands out. Each needs the variable and a role allowed to mint tokens.
+    plan(pulumi_mocks, postgres=True)
+    values = release_values(pulumi_mocks)
+    for key in DATABASE_CLIENTS:
+        assert values[key]["env"]["PG_CONNECTION_UPDATER"] == {"value": "EC2_ROLE_CREDENTIALS"}, key
+        assert values[key]["env"]["AWS_STS_REGIONAL_ENDPOINTS"] == {"value": "regional"}, key
+        if key != "migrator":  # an init container of the frontend pod, under frontend's account
+            assert key in IDENTITY_SERVICE_ACCOUNTS, key
+    connect = pulumi_mocks.one("aws:iam/rolePolicy:RolePolicy", "sg-rds-connect").inputs
+    role = pulumi_mocks.one("aws:iam/role:Role", "sg-aws-role")
+    assert connect["role"] == role.outputs["name"]
+    assert {r.inputs["roleArn"] for r in pulumi_mocks.by_type(ASSOCIATION)} == {role.outputs["arn"]}
+
+
+def test_iam_auth_grants_rds_iam_in_jobs_the_release_waits_for(pulumi_mocks: SgarchMocks) -> None:
+    plan(pulumi_mocks, postgres=True)
+    instances = {r.name: r for r in pulumi_mocks.by_type(RDS)}
+    jobs = {r.name: r for r in pulumi_mocks.by_type(JOB)}
+    assert set(jobs) == {f"{name}-iam-grant" for name in instances}
+    release = pulumi_mocks.one(RELEASE)
+    # The release starts only once every grant has completed (Pulumi awaits a Job until it completes).
+    assert {job.urn for job in jobs.values()} <= set(release.options.depends_on)
+    secrets = {s.inputs["metadata"]["name"]: s for s in pulumi_mocks.by_type(SECRET)}
+    master_arns = set()
+    for name, instance in instances.items():
+        job = jobs[f"{name}-iam-grant"]
+        assert job.inputs["metadata"]["namespace"] == "sourcegraph"
+        # A failed grant is replaced (run again) by the next `pulumi up` instead of being awaited forever.
+        assert job.inputs["metadata"]["annotations"] == {"pulumi.com/replaceUnready": "true"}
+        spec = job.inputs["spec"]
+        assert 0 < spec["backoffLimit"] <= 5 and 0 < spec["activeDeadlineSeconds"] <= 900
+        pod = spec["template"]["spec"]
+        assert pod["restartPolicy"] == "Never" and pod["automountServiceAccountToken"] is False
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        (container,) = pod["containers"]
+        assert container["image"] == "index.docker.io/library/postgres:16-alpine"
+        assert container["securityContext"]["allowPrivilegeEscalation"] is False
+        assert container["securityContext"]["readOnlyRootFilesystem"] is True
+        env = {e["name"]: e for e in container["env"]}
+        assert env["PGHOST"]["value"] == instance.outputs["address"]
+        assert (env["PGUSER"]["value"], env["PGDATABASE"]["value"]) == ("sg", "sg")
+        assert env["PGSSLMODE"]["value"] == "require"
+        ref = env["PGPASSWORD"]["valueFrom"]["secretKeyRef"]
+        secret = secrets[ref["name"]]
+        assert secret.inputs["metadata"]["namespace"] == "sourcegraph"
+        assert set(secret.inputs["stringData"]) == {ref["key"]}
+        assert "stringData" in secret.secret_inputs
+        assert secret.urn in job.options.depends_on
+        master_arns.add(instance.outputs["masterUserSecrets"][0]["secretArn"])
+        script = "\n".join([*container["command"], *container.get("args", [])])
+        for statement in (
+            "CREATE ROLE sourcegraph LOGIN",
+            "GRANT rds_iam TO sourcegraph",
+            "GRANT rds_superuser TO sourcegraph",
+        ):
+            assert statement in script
+        # Kubernetes expands $(VAR) and turns $$ into $ in command and args: neither may appear.
+        assert "$$" not in script and "$(" not in script
+    # The master password comes from the RDS-managed secret of each instance, and only into those Secrets.
+    assert {i.args["secretId"] for i in pulumi_mocks.invoked(GET_SECRET_VERSION)} == master_arns
+    values_text = pulumi_mocks.one(RELEASE).inputs["valueYamlFiles"][0].text
+    assert all(
+        s.inputs["stringData"][k] not in values_text for s in secrets.values() for k in s.inputs["stringData"]
+    )
+
+
+def test_iam_grant_image_follows_a_registry_mirror(pulumi_mocks: SgarchMocks) -> None:
+    mirror = "123456789012.dkr.ecr.us-east-1.amazonaws.com/docker-hub"
+    plan(
+        pulumi_mocks,
+        postgres=True,
+        image_repository=f"{mirror}/sourcegraph",
+        postgres_client_image=f"{mirror}/library/postgres:16-alpine",
+    )
+    for job in pulumi_mocks.by_type(JOB):
+        (container,) = job.inputs["spec"]["template"]["spec"]["containers"]
+        assert container["image"] == f"{mirror}/library/postgres:16-alpine"
 
 
 def test_rds_with_password_uses_kubernetes_secrets(pulumi_mocks: SgarchMocks) -> None:
@@ -119,14 +224,12 @@ def test_rds_with_password_uses_kubernetes_secrets(pulumi_mocks: SgarchMocks) ->
     ]
     for secret in secrets:
         assert "stringData" in secret.secret_inputs
-        assert set(secret.inputs["stringData"]) == {
-            "database",
-            "host",
-            "password",
-            "port",
-            "user",
-            "pgsslmode",
-        }
+        # Exactly the keys the chart's `sourcegraph.databaseAuth` helper reads (a missing one fails the pod
+        # with CreateContainerConfigError).
+        assert set(secret.inputs["stringData"]) == set(CHART_TEMPLATE_KEYS["secrets"]["database_auth"])
+        assert secret.inputs["stringData"]["sslmode"] == "require"
+        assert secret.inputs["stringData"]["user"] == "sg"
+    assert pulumi_mocks.by_type(JOB) == []
     values = release_values(pulumi_mocks)
     assert values["pgsql"] == {"enabled": False, "auth": {"existingSecret": "pgsql-credentials"}}
     assert values["codeInsightsDB"] == {"enabled": False}
@@ -190,6 +293,15 @@ def test_s3_bucket_is_private_versioned_and_reached_through_pod_identity(pulumi_
         (
             {"postgres_backup_retention_days": 3},
             r"^postgres_backup_retention_days must be greater than or equal to 7",
+        ),
+        (
+            {
+                "postgres": True,
+                "image_repository": "registry.example.com/sourcegraph",
+                **NETWORK,
+            },
+            r"^postgres_client_image must be set when image_repository is set and postgres_auth is iam "
+            r"\(got None\): ",
         ),
     ],
 )

@@ -23,11 +23,14 @@ from sgarch.helm import (
 from sgarch.sizing import estimate_for_tier
 from sgarch.tiers import Tier
 
+# values.yaml's keys, plus the paths the templates read that values.yaml does not declare (gitserver.env).
 CHART_KEYS = {
     line.strip()
     for line in (Path(__file__).parents[1] / "data" / "chart-keys.txt").read_text().splitlines()
     if line.strip() and not line.startswith("#")
-}
+} | set(
+    yaml.safe_load((Path(__file__).parents[1] / "data" / "chart-template-keys.yaml").read_text())["values"]
+)
 # Maps whose keys are free-form in the chart: environment variables and Kubernetes annotations.
 FREE_FORM = ("env", "annotations")
 HOSTS = {
@@ -108,7 +111,8 @@ def test_external_postgres_disables_databases_and_sets_auth() -> None:
                 "host": HOSTS[key],
                 "port": "5432",
                 "database": "sg",
-                "user": "sg",
+                # The role the grant Job creates; the master user `sg` keeps its password.
+                "user": "sourcegraph",
                 "password": "",
                 "sslmode": "require",
             },
