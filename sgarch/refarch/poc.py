@@ -26,6 +26,15 @@ from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 from sgarch.eks import EksCluster, EksClusterArgs
 from sgarch.errors import ConfigError
 from sgarch.helm import SourcegraphRelease, SourcegraphReleaseArgs
+from sgarch.naming import (
+    EKS_NODE_GROUP_NAME,
+    EKS_NODE_GROUP_PART,
+    LOAD_BALANCER_NAME,
+    SCHEDULE_NAME,
+    SECURITY_GROUP_NAME,
+    TARGET_GROUP_NAME,
+    check_autonamed,
+)
 from sgarch.network import INTERFACE_ENDPOINT_SERVICES, NatStrategy, Network, NetworkArgs
 from sgarch.refarch.config import check_brought_vpc
 from sgarch.single_node.args import DEFAULT_SOURCEGRAPH_VERSION, EgressRule, LoadBalancerArgs, SingleNodeArgs
@@ -467,7 +476,7 @@ class PocEnvironment(pulumi.ComponentResource):
         group = aws.ec2.SecurityGroup(
             f"{name}-eks-endpoints-sg",
             vpc_id=network.vpc_id,
-            description="HTTPS from inside the VPC to the EKS POC's interface endpoints",
+            description="HTTPS from inside the VPC to the interface endpoints of the EKS POC",
             tags=tags | {"Name": f"{name}-eks-endpoints-sg"},
             opts=child,
         )
@@ -651,6 +660,23 @@ class PocEnvironment(pulumi.ComponentResource):
 
 def deploy(name: str, settings: PocSettings, today: dt.date | None = None) -> dict[str, Any]:
     """Create the POC and return the stack outputs."""
+    # Pulumi autonames these children `<name>-<part>-<7 random hex>`: the security groups (the instance's, or the
+    # interface endpoints' on EKS); on EKS the node groups (`<name>-nodes-<i>-<8 hex generation>`) and their
+    # scale-to-zero schedules; otherwise the single node's ALB, target group and stop schedule.
+    if settings.runtime == "eks":
+        autonamed = [
+            ("eks-endpoints-sg", SECURITY_GROUP_NAME),
+            (EKS_NODE_GROUP_PART, EKS_NODE_GROUP_NAME),
+            ("stop-nodes-0", SCHEDULE_NAME),
+        ]
+    else:
+        autonamed = [
+            ("instance", SECURITY_GROUP_NAME),
+            ("alb", LOAD_BALANCER_NAME),
+            ("frontend", TARGET_GROUP_NAME),
+            ("stop-after-expiry", SCHEDULE_NAME),
+        ]
+    check_autonamed(name, autonamed, "stack name")
     return PocEnvironment(name, settings, today).outputs
 
 

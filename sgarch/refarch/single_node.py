@@ -11,6 +11,13 @@ import pulumi
 from pydantic import ConfigDict, Field, model_validator
 
 from sgarch.errors import ConfigError
+from sgarch.naming import (
+    IAM_ROLE_NAME,
+    LOAD_BALANCER_NAME,
+    SECURITY_GROUP_NAME,
+    TARGET_GROUP_NAME,
+    check_autonamed,
+)
 from sgarch.network import INTERFACE_ENDPOINT_SERVICES, NatStrategy, Network, NetworkArgs
 from sgarch.refarch.config import WorkloadSettings, check_brought_vpc
 from sgarch.single_node.args import DEFAULT_SOURCEGRAPH_VERSION, LoadBalancerArgs, SingleNodeArgs
@@ -97,6 +104,12 @@ class SingleNodeSettings(WorkloadSettings):
 
 def deploy(name: str, settings: SingleNodeSettings) -> dict[str, pulumi.Output[str] | str]:
     """Create the architecture and return the stack outputs (url, instance_id, data_volume_id, ...)."""
+    # Pulumi autonames these children `<name>-<part>-<7 random hex>`: SingleNode's security group and IAM roles
+    # (`-instance`, `-snapshots`) and, with a certificate, its ALB and target group.
+    autonamed = [("instance", SECURITY_GROUP_NAME), ("snapshots", IAM_ROLE_NAME)]
+    if settings.certificate_arn:
+        autonamed += [("alb", LOAD_BALANCER_NAME), ("frontend", TARGET_GROUP_NAME)]
+    check_autonamed(name, autonamed, "stack name")
     workload = settings.workload()
     if settings.tier is not None:
         tier: str | Tier = settings.tier

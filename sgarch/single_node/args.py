@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 from sgarch.errors import ConfigError
+from sgarch.naming import EC2_RULE_DESCRIPTION, check_aws_text
 from sgarch.sizing import Workload
 from sgarch.tiers import Tier, get_tier
 from sgarch.validation import StrInput, StrListInput
@@ -101,13 +102,18 @@ class EgressRule(_Args):
     to_port: int | None = None
     """Last TCP port. Default: ``from_port``."""
     description: str = "Code host"
-    """Shown on the rule in the console."""
+    """Shown on the rule in the console. EC2 accepts letters, digits, spaces and ``._-:/()#,@[]+=;{}!$*``."""
 
     @field_validator("cidr")
     @classmethod
     def _cidr(cls, value: str) -> str:
         _check_cidr("egress_allowlist.cidr", value)
         return value
+
+    @field_validator("description")
+    @classmethod
+    def _description(cls, value: str) -> str:
+        return check_aws_text(value, EC2_RULE_DESCRIPTION, "egress_allowlist.description")
 
     @model_validator(mode="after")
     def _ports(self) -> EgressRule:

@@ -15,6 +15,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from sgarch.naming import DLM_DESCRIPTION, aws_text
 from sgarch.single_node.args import AMI_NAME_PREFIX, SingleNodeArgs
 from sgarch.sizing import estimate, estimate_for_tier
 from sgarch.sizing.compose import render_compose_override
@@ -260,7 +261,7 @@ class SingleNode(pulumi.ComponentResource):
             from_port=443,
             to_port=443,
             cidr_ipv4=vpc.cidr_block,
-            description="HTTPS to the VPC's interface endpoints (SSM, ECR, logs, STS)",
+            description="HTTPS to the interface endpoints of the VPC (SSM, ECR, logs, STS)",
             tags=self._tags("egress"),
             opts=child,
         )
@@ -318,7 +319,9 @@ class SingleNode(pulumi.ComponentResource):
         )
         aws.dlm.LifecyclePolicy(
             f"{name}-snapshots",
-            description=f"sgarch {name}: daily snapshots of the Sourcegraph data volume",
+            description=aws_text(
+                f"sgarch {name} daily snapshots of the Sourcegraph data volume", DLM_DESCRIPTION
+            ),
             execution_role_arn=dlm_role.arn,
             state="ENABLED",
             policy_details=aws.dlm.LifecyclePolicyPolicyDetailsArgs(
@@ -441,7 +444,7 @@ class SingleNode(pulumi.ComponentResource):
             from_port=80,
             to_port=80,
             referenced_security_group_id=instance_sg.id,
-            description="To Sourcegraph's frontend on the instance",
+            description="To the Sourcegraph frontend on the instance",
             tags=self._tags("load-balancer"),
             opts=child,
         )
