@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from importlib import resources
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
@@ -269,6 +270,37 @@ class SingleNodeArgs(_Args):
         if not 30 <= value <= 1024:
             raise ConfigError("root_volume_gib", "from 30 to 1,024", value, "the AMI needs at least 30 GiB")
         return value
+
+    @model_validator(mode="after")
+    def _release_is_pinned(self) -> SingleNodeArgs:
+        # A stock instance fetches the release at first boot, and install.sh refuses a tag it has no pinned
+        # commit for; say so now rather than after the network and the instance exist. The sgarch image
+        # carries its release, which its build already checked against the same table.
+        known = deploy_commits()
+        if self.image == "stock" and self.sourcegraph_version not in known:
+            raise ConfigError(
+                "sourcegraph_version",
+                "a release sgarch has a pinned deploy-sourcegraph-docker commit for",
+                self.sourcegraph_version,
+                f"pick one of them (newest {max(known, key=_release_key)}); a newer release needs a newer sgarch, "
+                "whose table lists it",
+            )
+        return self
+
+
+def deploy_commits() -> dict[str, str]:
+    """``{release: commit}`` from the ``deploy-commits`` table that install.sh checks a release's tag against."""
+    table = (
+        resources.files("sgarch.single_node")
+        .joinpath("scripts", "deploy-commits")
+        .read_text(encoding="utf-8")
+    )
+    pairs = (line.split() for line in table.splitlines() if line.strip() and not line.startswith("#"))
+    return {fields[0]: fields[1] for fields in pairs if len(fields) == 2}
+
+
+def _release_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
 
 
 def _check_cidr(field: str, cidr: str) -> None:

@@ -46,6 +46,7 @@ from typing import Any
 import yaml
 
 from sgarch.errors import ConfigError
+from sgarch.single_node.args import deploy_commits
 from sgarch.upgrade.gates import REQUIRED_STOPS
 from sgarch.upgrade.plan import Arch, UpgradeKind, plan_upgrade
 from sgarch.upgrade.versions import Version, known_minors, parse_version
@@ -263,7 +264,7 @@ def _settings(config: UserDataConfig) -> str:
     }
     # install.sh checks out the release only at this commit. A release the table lacks gets none, and
     # install.sh then refuses to fetch it (the sgarch image's baked release needs no fetch).
-    commit = _deploy_commit(config.sourcegraph_version)
+    commit = deploy_commits().get(config.sourcegraph_version)
     if commit is not None:
         values["SGARCH_DEPLOY_COMMIT"] = commit
     header = "# Settings for boot.sh and install.sh, rendered by sgarch: change the stack, not this file.\n"
@@ -351,15 +352,6 @@ def _file(path: str, content: str, permissions: str, *, compress: bool = False) 
     lines.append("    content: |")
     lines += [f"      {line}" if line else "" for line in body]
     return lines
-
-
-def _deploy_commit(sourcegraph_version: str) -> str | None:
-    """The commit the release's tag must point to, from the package's ``deploy-commits`` table."""
-    for line in script_text("deploy-commits").splitlines():
-        fields = line.split()
-        if len(fields) == 2 and fields[0] == sourcegraph_version:
-            return fields[1]
-    return None
 
 
 # `<<WORD`, `<<-WORD`, `<<'WORD'` or `<<"WORD"`, but not the here-string `<<<`.

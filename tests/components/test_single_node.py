@@ -201,6 +201,11 @@ def test_the_lookup_finds_what_the_ami_builder_names() -> None:
         ),
         ({"data_volume_gib": 50}, "data_volume_gib must be from 100 to 65,536 (got 50)"),
         ({"data_volume_snapshot_id": "snapshot-1"}, "data_volume_snapshot_id must be a snapshot id"),
+        (
+            {"image": "stock", "sourcegraph_version": "7.6.0"},
+            "sourcegraph_version must be a release sgarch has a pinned deploy-sourcegraph-docker commit for "
+            "(got '7.6.0'): pick one of them (newest 7.5.4453)",
+        ),
     ],
 )
 def test_bad_arguments_fail_before_any_resource(kwargs: dict[str, Any], message: str) -> None:
@@ -289,3 +294,10 @@ def test_ipv6_ranges_use_the_ipv6_field(pulumi_mocks: SgarchMocks) -> None:
         ("", "::/0", 443),
         ("0.0.0.0/0", "", 443),
     ]
+
+
+def test_stock_instance_gets_the_pinned_commit_of_its_release(pulumi_mocks: SgarchMocks) -> None:
+    # install.sh refuses a release whose tag is not at this commit; the sgarch image carries its release.
+    plan(pulumi_mocks, image="stock", sourcegraph_version="7.5.4453")
+    user_data = pulumi_mocks.one(INSTANCE).inputs["userData"]
+    assert "SGARCH_DEPLOY_COMMIT=d4187d0c31e4fccc6b0edca3287b51b7e521853b" in user_data
