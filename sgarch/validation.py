@@ -5,11 +5,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from sgarch.errors import ConfigError, config_error_from_pydantic
 
-__all__ = ["StrInput", "StrListInput", "build", "unwrap_validation_error"]
+__all__ = [
+    "CLOUDWATCH_LOG_RETENTION_DAYS",
+    "ArgsModel",
+    "StrInput",
+    "StrListInput",
+    "build",
+    "unwrap_validation_error",
+    "validate_log_retention_days",
+]
 
 if TYPE_CHECKING:
     import pulumi
@@ -23,6 +31,29 @@ else:
     StrListInput = Any
 
 M = TypeVar("M", bound=BaseModel)
+
+CLOUDWATCH_LOG_RETENTION_DAYS: tuple[int, ...] = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)  # fmt: skip
+"""The only retention periods CloudWatch Logs accepts (``PutRetentionPolicy``), in days."""
+
+
+def validate_log_retention_days(value: int, field: str = "log_retention_days") -> int:
+    """``value`` if CloudWatch Logs accepts it as a retention period, else a ConfigError naming ``field``.
+
+    CloudWatch rejects anything outside its fixed list (45 days, for one) only when the log group is created,
+    long after a plan looked fine; every setting that ends up as a log group's retention goes through here.
+    """
+    if value in CLOUDWATCH_LOG_RETENTION_DAYS:
+        return value
+    allowed = ", ".join(str(d) for d in CLOUDWATCH_LOG_RETENTION_DAYS)
+    nearest = min(CLOUDWATCH_LOG_RETENTION_DAYS, key=lambda d: (abs(d - value), d))
+    raise ConfigError(
+        field,
+        f"a retention CloudWatch Logs accepts ({allowed} days)",
+        value,
+        f"use {nearest}, the nearest allowed value",
+    )
 
 
 def unwrap_validation_error(exc: ValidationError, names: Mapping[str, str] | None = None) -> ConfigError:
@@ -43,3 +74,20 @@ def build(model: type[M], names: Mapping[str, str] | None = None, /, **raw: Any)
         raise unwrap_validation_error(exc, names) from None
     except ConfigError as exc:
         raise exc.renamed(names or {}) from None
+
+
+class ArgsModel(BaseModel):
+    """Base of the components' ``*Args``: frozen, no unknown fields, and every invalid argument a ConfigError.
+
+    Pydantic would raise its multi-line ``ValidationError``; a user constructing ``SingleNodeArgs(...)`` in
+    their own program gets the one-line :class:`~sgarch.errors.ConfigError` the README promises instead
+    (a ``ValueError`` too). Nested models validated from dicts are checked by the outer model's call.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    def __init__(self, /, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise unwrap_validation_error(exc) from None

@@ -24,11 +24,12 @@ from typing import Any
 
 import pulumi
 import pulumi_aws as aws
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field, model_validator
 
 from sgarch.errors import ConfigError
 from sgarch.naming import child_name, merge_tags, validate_tags
 from sgarch.network.layout import MAX_AZ_COUNT, NetworkLayout, plan_layout
+from sgarch.validation import ArgsModel
 
 __all__ = ["INTERFACE_ENDPOINT_SERVICES", "SSM_ENDPOINT_SERVICES", "NatStrategy", "Network", "NetworkArgs"]
 
@@ -77,10 +78,8 @@ class NatStrategy(str, enum.Enum):
     ONE_PER_AZ = "one_per_az"
 
 
-class NetworkArgs(BaseModel):
+class NetworkArgs(ArgsModel):
     """Arguments of :class:`Network`. Fields that choose resources are plain values; ids are Pulumi inputs."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
 
     vpc_cidr: str = "10.0.0.0/16"
     """The VPC's IPv4 block, /16 to /28. Default: ``10.0.0.0/16``."""
@@ -140,6 +139,12 @@ class NetworkArgs(BaseModel):
     def effective_az_count(self) -> int:
         """How many zones the created VPC spans."""
         return len(self.availability_zones) if self.availability_zones is not None else self.az_count
+
+    @model_validator(mode="after")
+    def _valid_when_built(self) -> NetworkArgs:
+        # The README promises a ConfigError from the Args themselves, not only once Network runs.
+        self.check()
+        return self
 
     def check(self) -> NetworkLayout | None:
         """Validate the combination of fields; return the subnet layout (None for a brought VPC).

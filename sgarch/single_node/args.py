@@ -7,13 +7,13 @@ import re
 from importlib import resources
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from pydantic import field_validator, model_validator
 
 from sgarch.errors import ConfigError
 from sgarch.naming import EC2_RULE_DESCRIPTION, check_aws_text
 from sgarch.sizing import Workload
 from sgarch.tiers import Tier, get_tier
-from sgarch.validation import StrInput, StrListInput
+from sgarch.validation import ArgsModel, StrInput, StrListInput
 
 __all__ = [
     "AMI_NAME_PREFIX",
@@ -33,11 +33,7 @@ _VERSION = re.compile(r"^\d+\.\d+\.\d+$")
 _WORLD = ("0.0.0.0/0", "::/0")
 
 
-class _Args(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
-
-
-class LoadBalancerArgs(_Args):
+class LoadBalancerArgs(ArgsModel):
     """An Application Load Balancer in front of the instance. TLS ends at the ALB with an ACM certificate.
 
     The ALB forwards plain HTTP to port 80 of the instance inside the VPC, as Sourcegraph's own AWS ALB
@@ -59,6 +55,17 @@ class LoadBalancerArgs(_Args):
     """Record name in ``zone_id`` (``sourcegraph.example.com``). Required with ``zone_id``."""
     ssl_policy: str = "ELBSecurityPolicy-TLS13-1-2-2021-06"
     """TLS policy of the HTTPS listener. Default: TLS 1.3 and 1.2 only."""
+    access_logs: bool = True
+    """Write the ALB's access logs to S3. Default: on, into ``access_logs_bucket`` if set, else into a bucket
+    the component creates (``<name>-alb-logs``: SSE-S3, public access blocked, TLS only, logs deleted after
+    90 days, kept when the stack is destroyed). Off is policy finding SGA-023 unless suppressed."""
+    access_logs_bucket: str | None = None
+    """Name of an existing bucket for the access logs; its policy must let Elastic Load Balancing log
+    delivery write under ``AWSLogs/<account id>/``, and it must use SSE-S3. Default: a bucket created for
+    them."""
+    deletion_protection: bool = True
+    """Refuse deleting the ALB through the AWS API, ``pulumi destroy`` included, until this is turned off.
+    Default: on. Off is policy finding SGA-023 unless suppressed."""
 
     @field_validator("allowed_cidrs")
     @classmethod
@@ -93,7 +100,7 @@ class LoadBalancerArgs(_Args):
         return self
 
 
-class EgressRule(_Args):
+class EgressRule(ArgsModel):
     """One outbound destination the instance may reach: a CIDR and a TCP port range."""
 
     cidr: str
@@ -129,7 +136,7 @@ class EgressRule(_Args):
         return self
 
 
-class SingleNodeArgs(_Args):
+class SingleNodeArgs(ArgsModel):
     """Inputs of :class:`~sgarch.single_node.SingleNode`. Only the network is required."""
 
     vpc_id: StrInput
@@ -180,9 +187,9 @@ class SingleNodeArgs(_Args):
     egress_allowlist: tuple[EgressRule, ...] | None = None
     """Outbound destinations the instance may reach (code hosts, a proxy). HTTPS to the VPC itself (its
     interface endpoints) is always allowed. Default: None, any outbound traffic (it cannot come back in)."""
-    extra_env: dict[str, str] = {}
+    extra_env: dict[str, str] = {}  # noqa: RUF012 - a pydantic field: each model gets its own copy
     """Extra environment for Sourcegraph's containers (HTTP_PROXY, NO_PROXY...). Default: none."""
-    tags: dict[str, str] = {}
+    tags: dict[str, str] = {}  # noqa: RUF012 - a pydantic field: each model gets its own copy
     """Tags on every resource, merged over sgarch's own."""
 
     @field_validator("tier", mode="before")

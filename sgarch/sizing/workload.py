@@ -6,9 +6,10 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+from pydantic import ConfigDict, field_validator, model_validator
 
-from sgarch.errors import ConfigError, config_error_from_pydantic
+from sgarch.errors import ConfigError
+from sgarch.validation import ArgsModel
 
 __all__ = ["LIMITS", "Workload"]
 
@@ -39,7 +40,7 @@ def _range_text(field: str) -> str:
     return f"{kind} from {low:,.0f} to {high:,.0f}"
 
 
-class Workload(BaseModel):
+class Workload(ArgsModel):
     """What Sourcegraph has to serve. Every size in GB is the size on disk.
 
     Build one with keyword arguments, or with :meth:`parse` to get a :class:`~sgarch.errors.ConfigError`
@@ -105,8 +106,6 @@ class Workload(BaseModel):
         names = names or {}
         try:
             return cls(**{k: v for k, v in raw.items() if v is not None})
-        except ValidationError as exc:
-            raise _unwrap(exc, names) from None
         except ConfigError as exc:
             raise exc.renamed(names) from None
 
@@ -125,11 +124,3 @@ def _to_number(field: str, value: Any) -> float:
     if math.isnan(number) or math.isinf(number) or (field in _WHOLE and not number.is_integer()):
         raise ConfigError(field, _range_text(field), value, _HOW_TO_FIX[field])
     return number
-
-
-def _unwrap(exc: ValidationError, names: Mapping[str, str]) -> ConfigError:
-    for error in exc.errors():
-        inner = (error.get("ctx") or {}).get("error")
-        if isinstance(inner, ConfigError):
-            return inner.renamed(names)
-    return config_error_from_pydantic(exc, names)

@@ -218,7 +218,7 @@ def test_args_are_frozen_and_strict() -> None:
     args = NetworkArgs()
     with pytest.raises(ValueError, match="frozen"):
         args.az_count = 3  # type: ignore[misc]
-    with pytest.raises(ValueError, match="extra"):
+    with pytest.raises(ConfigError, match=r"^azs must be a known setting \(got 3\): remove it"):
         NetworkArgs(azs=3)  # type: ignore[call-arg]
     assert args.effective_nat_strategy is NatStrategy.SINGLE
     assert NetworkArgs(private_only=True).effective_nat_strategy is NatStrategy.NONE
