@@ -11,6 +11,7 @@ from pydantic import field_validator, model_validator
 
 from sgarch.errors import ConfigError
 from sgarch.naming import EC2_RULE_DESCRIPTION, check_aws_text
+from sgarch.single_node.ec2_types import check_instance_type
 from sgarch.sizing import Workload
 from sgarch.tiers import Tier, get_tier
 from sgarch.validation import ArgsModel, StrInput, StrListInput
@@ -279,6 +280,12 @@ class SingleNodeArgs(ArgsModel):
         return value
 
     @model_validator(mode="after")
+    def _instance_fits(self) -> SingleNodeArgs:
+        if self.instance_type is not None:
+            check_instance_type(self.instance_type, get_tier(self.tier))
+        return self
+
+    @model_validator(mode="after")
     def _release_is_pinned(self) -> SingleNodeArgs:
         # A stock instance fetches the release at first boot, and install.sh refuses a tag it has no pinned
         # commit for; say so now rather than after the network and the instance exist. The sgarch image
@@ -299,7 +306,8 @@ def deploy_commits() -> dict[str, str]:
     """``{release: commit}`` from the ``deploy-commits`` table that install.sh checks a release's tag against."""
     table = (
         resources.files("sgarch.single_node")
-        .joinpath("scripts", "deploy-commits")
+        .joinpath("scripts")
+        .joinpath("deploy-commits")
         .read_text(encoding="utf-8")
     )
     pairs = (line.split() for line in table.splitlines() if line.strip() and not line.startswith("#"))

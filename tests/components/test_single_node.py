@@ -301,3 +301,41 @@ def test_stock_instance_gets_the_pinned_commit_of_its_release(pulumi_mocks: Sgar
     plan(pulumi_mocks, image="stock", sourcegraph_version="7.5.4453")
     user_data = pulumi_mocks.one(INSTANCE).inputs["userData"]
     assert "SGARCH_DEPLOY_COMMIT=d4187d0c31e4fccc6b0edca3287b51b7e521853b" in user_data
+
+
+@pytest.mark.parametrize(
+    ("tier", "instance_type", "message"),
+    [
+        (
+            "S",
+            "m6a.3xlarge",
+            "instance_type must be an EC2 instance type (got 'm6a.3xlarge'): the closest are m6a",
+        ),
+        (
+            "M",
+            "m6a.2xlarge",
+            "instance_type must be at least 16 vCPU / 64 GiB for tier M (got 'm6a.2xlarge')",
+        ),
+        (
+            "L",
+            "c6a.8xlarge",
+            "instance_type must be at least 32 vCPU / 128 GiB for tier L (got 'c6a.8xlarge')",
+        ),
+        ("S", "m7g.4xlarge", "instance_type must be an x86_64 instance type (got 'm7g.4xlarge')"),
+        ("XS", "t3.micro", "instance_type must be at least 8 vCPU / 32 GiB for tier XS (got 't3.micro')"),
+    ],
+)
+def test_instance_type_is_checked_before_any_resource(tier: str, instance_type: str, message: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        SingleNodeArgs(vpc_id=VPC, subnet_id=SUBNET, tier=tier, instance_type=instance_type)
+    assert str(err.value).startswith(message)
+
+
+@pytest.mark.parametrize(
+    ("tier", "instance_type"), [("L", "m6a.8xlarge"), ("M", "r6i.4xlarge"), ("XL", "m7i.48xlarge")]
+)
+def test_instance_type_at_or_above_the_tier_minimum_is_accepted(tier: str, instance_type: str) -> None:
+    assert (
+        SingleNodeArgs(vpc_id=VPC, subnet_id=SUBNET, tier=tier, instance_type=instance_type).instance_type
+        == instance_type
+    )
