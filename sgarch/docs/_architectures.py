@@ -98,7 +98,10 @@ EKS = Architecture(
     title="EKS",
     summary=(
         "Sourcegraph's Helm chart on Amazon EKS with managed node groups, in private subnets across several "
-        "availability zones, with the databases and Redis as managed AWS services where configured."
+        "availability zones, with the databases and Redis as managed AWS services where configured. "
+        "`pulumi up` reaches the Kubernetes API from where it runs: when the stack creates the VPC, the API "
+        "endpoint is private and public, the public side open only to `public_access_cidrs` (required); with "
+        "your own `vpc_id` it is private only, and Pulumi runs from inside that network."
     ),
     choose_when=(
         "Required for 2XL and 3XL (over 20,000 users or 250,000 repositories). Also the choice at smaller "
@@ -109,8 +112,18 @@ EKS = Architecture(
         "migrator runs as an init container.",
         "A multi-version upgrade needs downtime: scale every Deployment and StatefulSet except the databases "
         "to 0, run the migrator's `upgrade --from --to`, then `helm upgrade` to the target.",
-        "Upgrade Kubernetes one minor version at a time, control plane first, then node groups. Standard "
-        "support lasts 14 months; extended support bills the control plane at six times the standard rate.",
+        "Upgrade Kubernetes one minor version at a time by changing `kubernetes_version`: the control plane "
+        "moves first (several minutes), then each node group follows the cluster's version in a rolling update "
+        "(a new node, then one old node drained, waiting up to 15 minutes for PodDisruptionBudgets before the "
+        "update fails rather than forcing), then the managed add-ons move to EKS's default version for it. "
+        "Standard support lasts 14 months; extended support bills the control plane at six times the standard "
+        "rate.",
+        "A new instance type or node disk is blue/green: new node groups (a new `<stack>-nodes-<zone>-"
+        "<generation>` name) are created and Ready before Pulumi deletes the old ones at the end of the update. "
+        "Launching takes minutes; deleting an old group drains all its nodes at once and terminates a node "
+        "that has not drained after 5 minutes, so PodDisruptionBudgets count only within those 5 minutes and "
+        "every pod of the old groups restarts on the new nodes within a few minutes. Node counts change in "
+        "place. Check the EC2 vCPU quota for both generations at once.",
     ),
     backup_notes=(
         "Snapshot every database (RDS snapshots, or EBS snapshots of the database volumes) before any "

@@ -8,19 +8,48 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from sgarch.eks.access import validate_admin_principal_arns
 from sgarch.eks.nodegroups import DEFAULT_HEADROOM, EXTERNAL_SERVICES, NodePlan, plan_node_groups
-from sgarch.eks.versions import DEFAULT_KUBERNETES_VERSION, MANAGED_ADDONS
+from sgarch.eks.versions import (
+    DEFAULT_KUBERNETES_VERSION,
+    EKS_KUBERNETES_VERSIONS_AS_OF,
+    MANAGED_ADDONS,
+    SUPPORTED_KUBERNETES_VERSIONS,
+)
 from sgarch.errors import ConfigError
 from sgarch.naming import validate_tags
 from sgarch.sizing import Estimate, Workload, estimate, estimate_for_tier
 from sgarch.tiers import Tier, get_tier
-from sgarch.validation import StrInput, StrListInput
+from sgarch.validation import StrInput, StrListInput, validate_log_retention_days
 
-__all__ = ["EksClusterArgs"]
+CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
+"""Every control-plane log type EKS can send to CloudWatch Logs."""
+
+__all__ = ["CONTROL_PLANE_LOG_TYPES", "EksClusterArgs", "parse_cidrs"]
 
 _K8S_VERSION = re.compile(r"^1\.\d{2}$")
 _CLUSTER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
-_PRINCIPAL = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:(role|user)/.+$")
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$")
+
+
+def parse_cidrs(field: str, cidrs: tuple[str, ...]) -> tuple[ipaddress.IPv4Network, ...]:
+    """Each of ``cidrs`` as an IPv4 network in CIDR notation (prefix written, no host bits set).
+
+    EKS's endpoint access lists and security-group rules take IPv4 blocks only; a bare address or a block
+    with host bits set is a typo more often than a choice, so both are refused with the corrected form.
+    """
+    networks = []
+    for cidr in cidrs:
+        hint = "write them as 203.0.113.0/24 (a single address is 203.0.113.10/32)"
+        try:
+            if "/" not in cidr:
+                raise ValueError(cidr)
+            networks.append(ipaddress.IPv4Network(cidr, strict=True))
+        except ValueError as exc:
+            if "has host bits set" in str(exc):
+                hint = f"use the network address {ipaddress.IPv4Network(cidr, strict=False)}"
+            raise ConfigError(field, "IPv4 CIDR blocks such as 203.0.113.0/24", cidr, hint) from None
+    return tuple(networks)
 
 
 class EksClusterArgs(BaseModel):
@@ -56,29 +85,52 @@ class EksClusterArgs(BaseModel):
     cluster_name: str | None = None
     """The EKS cluster's name. Default: the component's name. Changing it replaces the cluster."""
     kubernetes_version: str = DEFAULT_KUBERNETES_VERSION
-    """Kubernetes minor version, pinned. Default: the version sgarch was tested with."""
+    """Kubernetes minor version, pinned; one EKS supports (``sgarch.eks.versions``). The node groups and the
+    managed add-ons follow it after the control plane. Default: the version sgarch was tested with."""
     addon_versions: dict[str, str] = Field(default_factory=dict)
-    """Pinned managed add-on versions by add-on name. Default: EKS's default version for the cluster's
-    Kubernetes version when the add-on is created; it then stays until you pin one here."""
+    """Pinned managed add-on versions by add-on name. Default: EKS's default version of each add-on for the
+    cluster's Kubernetes version, looked up on every run, so the add-ons move with ``kubernetes_version``."""
     admin_principal_arns: tuple[str, ...] = ()
-    """IAM roles or users that get cluster-admin through an access entry. Default: none besides the
-    identity that creates the cluster."""
+    """IAM roles or users that get cluster-admin through an access entry, each principal once. Default: none
+    besides the identity running Pulumi (``bootstrap_cluster_creator_admin``)."""
     bootstrap_cluster_creator_admin: bool = True
-    """Give the identity running Pulumi cluster-admin, which the Helm releases need. Default: on. It is
-    fixed at creation: changing it replaces the cluster."""
+    """Give the identity running Pulumi cluster-admin, which the StorageClass and the Helm releases need,
+    through an access entry sgarch declares (an assumed role counts as its role; a role that is also in
+    ``admin_principal_arns`` gets one entry). EKS's own creator bootstrap stays off, so no entry exists
+    outside Pulumi's state. Default: on. Turned off, the entry of the last identity that ran Pulumi goes."""
     endpoint_public_access: bool = False
-    """Expose the Kubernetes API endpoint publicly. Default: private only; run Pulumi and kubectl from
-    inside the VPC (a VPN, a CI runner, SSM port forwarding)."""
+    """Expose the Kubernetes API endpoint publicly, besides the private endpoint. Default: private only; run
+    Pulumi and kubectl from inside the VPC (a VPN, a CI runner, SSM port forwarding). The Kubernetes
+    provider runs where ``pulumi up`` runs, so a VPC created in the same run needs the public endpoint."""
     public_access_cidrs: tuple[str, ...] = ()
-    """Who may reach a public endpoint. Required with ``endpoint_public_access``."""
+    """Who may reach a public endpoint (IPv4 CIDR blocks). Required with ``endpoint_public_access``; a /0
+    block needs ``allow_public_api_from_anywhere``."""
+    allow_public_api_from_anywhere: bool = False
+    """Accept a /0 block (every address) in ``public_access_cidrs``. Default: off; the API still requires
+    AWS credentials, but its exposure is a decision to write down."""
     private_access_cidrs: tuple[str, ...] = ()
     """Networks allowed to reach the private endpoint on 443 (your VPC's CIDR, a VPN range). Default: only
     the cluster's own security group (nodes and control plane)."""
     kms_key_arn: StrInput | None = None
     """Customer-managed KMS key for Kubernetes secrets and persistent volumes. Default: a new key with
     rotation on, kept when the stack is destroyed (retained volumes need it)."""
-    log_retention_days: int = 90
-    """Retention of the control-plane log group (api, audit, authenticator). Default: 90 days."""
+    log_retention_days: int = 365
+    """Retention of the control-plane log group, one of the periods CloudWatch Logs accepts (1, 3, 5, 7, 14,
+    30, 60, 90, ... 3653). Default: 365 days, the year of audit trail audits ask for (less is policy finding
+    SGA-022)."""
+    log_kms_key_arn: StrInput | None = None
+    """KMS key encrypting the control-plane log group; its key policy must let
+    ``logs.<region>.amazonaws.com`` use it. Default: CloudWatch Logs' own encryption."""
+    enabled_cluster_log_types: tuple[str, ...] = ("api", "audit", "authenticator")
+    """Control-plane log types sent to CloudWatch, from ``api``, ``audit``, ``authenticator``,
+    ``controllerManager`` and ``scheduler``. Default: api, audit and authenticator (fewer is policy finding
+    SGA-015)."""
+    kubeconfig_profile: str | None = None
+    """AWS CLI profile the kubeconfig's ``aws eks get-token`` uses. Default: the stack's ``aws:profile``,
+    else the AWS CLI's own default (``AWS_PROFILE`` or ``default``)."""
+    kubeconfig_role_arn: str | None = None
+    """Role ``aws eks get-token`` assumes. Default: the last role of the stack's ``aws:assumeRoles``, so the
+    kubeconfig authenticates as the identity Pulumi uses (the one with the admin access entry)."""
     load_balancer_controller: bool = True
     """Install the AWS Load Balancer Controller. Default: on (the Sourcegraph ingress needs it)."""
     load_balancer_controller_values: dict[str, Any] = Field(default_factory=dict)
@@ -97,6 +149,15 @@ class EksClusterArgs(BaseModel):
             raise ConfigError(
                 "kubernetes_version", "a Kubernetes minor such as 1.34", value, "give major.minor only"
             )
+        if value not in SUPPORTED_KUBERNETES_VERSIONS:
+            raise ConfigError(
+                "kubernetes_version",
+                f"a version EKS supports ({', '.join(SUPPORTED_KUBERNETES_VERSIONS)} as of "
+                f"{EKS_KUBERNETES_VERSIONS_AS_OF.isoformat()})",
+                value,
+                "pick one of them, upgrading one minor at a time; a newer EKS release needs its row in "
+                "sgarch/eks/versions.py",
+            )
         return value
 
     @field_validator("tier", mode="before")
@@ -107,24 +168,39 @@ class EksClusterArgs(BaseModel):
     @field_validator("admin_principal_arns")
     @classmethod
     def _principals(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for arn in value:
-            if not _PRINCIPAL.match(arn):
-                raise ConfigError(
-                    "admin_principal_arns",
-                    "IAM role or user ARNs",
-                    arn,
-                    "use arn:aws:iam::<account>:role/<name>, not an STS assumed-role ARN",
-                )
-        return value
+        return validate_admin_principal_arns(value)
 
     @field_validator("public_access_cidrs", "private_access_cidrs")
     @classmethod
     def _cidrs(cls, value: tuple[str, ...], info: Any) -> tuple[str, ...]:
-        for cidr in value:
-            try:
-                ipaddress.ip_network(cidr)
-            except ValueError:
-                raise ConfigError(info.field_name, "IPv4 CIDRs", cidr, "write them as 10.0.0.0/8") from None
+        parse_cidrs(info.field_name, value)
+        return value
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        return validate_log_retention_days(value)
+
+    @field_validator("enabled_cluster_log_types")
+    @classmethod
+    def _log_types(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for log_type in value:
+            if log_type not in CONTROL_PLANE_LOG_TYPES:
+                raise ConfigError(
+                    "enabled_cluster_log_types",
+                    f"a list drawn from {', '.join(CONTROL_PLANE_LOG_TYPES)}",
+                    log_type,
+                    "spell the types as EKS does (controllerManager, not controller-manager)",
+                )
+        return tuple(dict.fromkeys(value))
+
+    @field_validator("kubeconfig_role_arn")
+    @classmethod
+    def _kubeconfig_role(cls, value: str | None) -> str | None:
+        if value is not None and not _ROLE_ARN.match(value):
+            raise ConfigError(
+                "kubeconfig_role_arn", "an IAM role ARN", value, "use arn:aws:iam::<account>:role/<name>"
+            )
         return value
 
     @field_validator("addon_versions")
@@ -168,6 +244,20 @@ class EksClusterArgs(BaseModel):
                 False,
                 "turn the public endpoint on, or drop public_access_cidrs",
             )
+        for cidr, network in zip(
+            self.public_access_cidrs,
+            parse_cidrs("public_access_cidrs", self.public_access_cidrs),
+            strict=True,
+        ):
+            if network.prefixlen == 0 and not self.allow_public_api_from_anywhere:
+                raise ConfigError(
+                    "public_access_cidrs",
+                    "networks narrower than the whole internet",
+                    cidr,
+                    "list the addresses that run pulumi up and kubectl (your office or CI egress, such as "
+                    "203.0.113.0/24), or set allow_public_api_from_anywhere: true to open the API to every "
+                    "address (it still requires AWS credentials)",
+                )
         if not self.bootstrap_cluster_creator_admin and not self.admin_principal_arns:
             # Nobody could reach the API: Pulumi itself could not create the StorageClass or the releases.
             raise ConfigError(
@@ -191,10 +281,6 @@ class EksClusterArgs(BaseModel):
                 f"at least {self.availability_zone_count} subnets (one per zone)",
                 list(subnets),
                 "list a private subnet in each availability zone",
-            )
-        if self.log_retention_days < 1:
-            raise ConfigError(
-                "log_retention_days", "at least 1", self.log_retention_days, "90 is a good start"
             )
         return self
 

@@ -4,13 +4,19 @@ What it creates, for ``EksCluster("sg", args)``:
 
 - ``sg-kms``: a customer-managed key (rotation on) for Kubernetes secrets and persistent volumes, unless
   ``kms_key_arn`` is given; kept on ``pulumi destroy`` because retained volumes stay encrypted with it;
-- ``sg-cluster-role``, ``sg-logs`` and ``sg-cluster``: the control plane, API authentication mode with access
-  entries (``sg-admin-<i>``), envelope-encrypted secrets, api/audit/authenticator logs, private endpoint;
-- ``sg-node-role`` and ``sg-nodes-lt``: the node role and a launch template requiring IMDSv2 (hop limit 1,
-  so pods cannot borrow the node's role) with an encrypted gp3 root volume;
-- ``sg-nodes-<i>``: one AL2023 managed node group per availability zone, sized by packing the estimate;
+- ``sg-cluster-role``, ``sg-logs`` and ``sg-cluster``: the control plane, API authentication mode with one
+  admin access entry per principal (``sg-admin-<principal id>``: ``admin_principal_arns`` and the identity
+  running Pulumi, EKS's own creator bootstrap off), envelope-encrypted secrets, api/audit/authenticator logs,
+  a private endpoint and, when asked, a public one limited to ``public_access_cidrs``;
+- ``sg-node-role`` and ``sg-nodes-lt``: the node role and a launch template requiring IMDSv2 with hop limit 2
+  (the EBS CSI driver's pods read instance metadata) and an encrypted gp3 root volume;
+- ``sg-nodes-<i>-<generation>``: one AL2023 managed node group per availability zone at the cluster's
+  Kubernetes version, sized by packing the estimate. The generation hashes what EKS cannot change on a
+  running group (instance type, AMI and capacity type, root volume), so such a change is blue/green: new
+  groups first, the old ones deleted (and drained) at the end of the update;
 - ``sg-<add-on>``: the managed add-ons vpc-cni, kube-proxy, eks-pod-identity-agent, coredns and
-  aws-ebs-csi-driver; the EBS CSI driver gets its own role through Pod Identity (``sg-ebs-csi``);
+  aws-ebs-csi-driver at EKS's default version for the cluster's Kubernetes version (unless pinned); the EBS
+  CSI driver gets its own role through Pod Identity (``sg-ebs-csi``);
 - ``sg-k8s``: a Kubernetes provider on the cluster's kubeconfig, and through it ``sg-gp3`` (the default
   StorageClass) and ``sg-lbc`` (the AWS Load Balancer Controller with its official IAM policy, through Pod
   Identity).
@@ -27,12 +33,14 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from sgarch.eks import iam
+from sgarch.eks.access import admin_principals, is_assumed_role_arn, principal_id
 from sgarch.eks.args import EksClusterArgs
-from sgarch.eks.nodegroups import NodePlan
+from sgarch.eks.nodegroups import NODE_AMI_TYPE, NODE_CAPACITY_TYPE, NodePlan, node_group_generation
 from sgarch.eks.versions import (
     EKS_CHARTS_REPOSITORY,
     LOAD_BALANCER_CONTROLLER_CHART_VERSION,
 )
+from sgarch.errors import ConfigError
 from sgarch.naming import child_name, merge_tags
 
 __all__ = [
@@ -41,6 +49,7 @@ __all__ = [
     "LOG_TYPES",
     "STORAGE_CLASS_NAME",
     "EksCluster",
+    "assumed_role_arn",
     "kubeconfig_json",
 ]
 
@@ -54,24 +63,31 @@ _BEFORE_NODES = ("vpc-cni", "kube-proxy", "eks-pod-identity-agent")
 _AFTER_NODES = ("coredns", "aws-ebs-csi-driver")
 
 
-def kubeconfig_json(cluster_name: str, endpoint: str, ca_data: str, region: str) -> str:
-    """A kubeconfig (JSON) that authenticates with ``aws eks get-token``, so it holds no credentials."""
-    user = {
-        "exec": {
-            "apiVersion": "client.authentication.k8s.io/v1beta1",
-            "command": "aws",
-            "args": [
-                "eks",
-                "get-token",
-                "--cluster-name",
-                cluster_name,
-                "--region",
-                region,
-                "--output",
-                "json",
-            ],
-        }
+def kubeconfig_json(
+    cluster_name: str,
+    endpoint: str,
+    ca_data: str,
+    region: str,
+    profile: str | None = None,
+    role_arn: str | None = None,
+) -> str:
+    """A kubeconfig (JSON) that authenticates with ``aws eks get-token``, so it holds no credentials.
+
+    It needs the AWS CLI where it is used. ``profile`` (as ``AWS_PROFILE``) and ``role_arn`` (``--role-arn``)
+    make the token the same identity Pulumi uses, as ``aws eks update-kubeconfig --profile --role-arn``
+    would write them; without them the CLI's ambient credentials decide.
+    """
+    args = ["eks", "get-token", "--cluster-name", cluster_name, "--region", region]
+    if role_arn:
+        args += ["--role-arn", role_arn]
+    exec_: dict[str, Any] = {
+        "apiVersion": "client.authentication.k8s.io/v1beta1",
+        "command": "aws",
+        "args": [*args, "--output", "json"],
     }
+    if profile:
+        exec_["env"] = [{"name": "AWS_PROFILE", "value": profile}]
+    user = {"exec": exec_}
     return json.dumps(
         {
             "apiVersion": "v1",
@@ -85,6 +101,18 @@ def kubeconfig_json(cluster_name: str, endpoint: str, ca_data: str, region: str)
         },
         sort_keys=True,
     )
+
+
+def assumed_role_arn(assume_roles: Any) -> str | None:
+    """The role Pulumi's AWS provider ends up as, from ``aws:assumeRoles`` (a list, the last role wins) or the
+    older ``aws:assumeRole`` (one object), as parsed JSON; None without one."""
+    roles = assume_roles if isinstance(assume_roles, list) else [assume_roles]
+    for role in reversed(roles):
+        if isinstance(role, dict):
+            arn = role.get("roleArn") or role.get("role_arn")
+            if arn:
+                return str(arn)
+    return None
 
 
 def _volume_tag_parameters(tags: dict[str, str]) -> dict[str, str]:
@@ -131,10 +159,12 @@ class EksCluster(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self)).region
 
+        # The caller is looked up before any resource exists: its entry's logical name depends on it.
+        caller = self._caller_principal_arn() if args.bootstrap_cluster_creator_admin else None
         key_arn = self._kms_key(child)
         cluster = self._cluster(key_arn, child)
         cluster_name: pulumi.Output[str] = cluster.name
-        admin_grants = self._access_entries(cluster_name, child)
+        admin_grants = self._access_entries(cluster_name, caller, child)
 
         sg_id = cluster.vpc_config.apply(lambda c: c.cluster_security_group_id or "")
         for i, cidr in enumerate(args.private_access_cidrs):
@@ -150,8 +180,8 @@ class EksCluster(pulumi.ComponentResource):
                 opts=child,
             )
 
-        early = {addon: self._addon(cluster_name, addon, child) for addon in _BEFORE_NODES}
-        node_groups = self._node_groups(cluster_name, list(early.values()), child)
+        early = {addon: self._addon(cluster, addon, child) for addon in _BEFORE_NODES}
+        node_groups = self._node_groups(cluster, list(early.values()), child)
         self.node_groups = node_groups
 
         ebs_role = self._pod_identity_role("ebs-csi", child)
@@ -177,7 +207,7 @@ class EksCluster(pulumi.ComponentResource):
         )
         late = {
             addon: self._addon(
-                cluster_name,
+                cluster,
                 addon,
                 pulumi.ResourceOptions(
                     parent=self,
@@ -190,9 +220,18 @@ class EksCluster(pulumi.ComponentResource):
             for addon in _AFTER_NODES
         }
 
+        aws_config = pulumi.Config("aws")
+        profile = args.kubeconfig_profile or aws_config.get("profile")
+        role_arn = args.kubeconfig_role_arn or assumed_role_arn(
+            aws_config.get_object("assumeRoles") or aws_config.get_object("assumeRole")
+        )
         kubeconfig = pulumi.Output.all(
             cluster_name, cluster.endpoint, cluster.certificate_authority, region
-        ).apply(lambda v: kubeconfig_json(v[0], v[1] or "", (v[2] or {}).get("data") or "", v[3] or ""))
+        ).apply(
+            lambda v: kubeconfig_json(
+                v[0], v[1] or "", (v[2] or {}).get("data") or "", v[3] or "", profile, role_arn
+            )
+        )
         self.kubeconfig = pulumi.Output.secret(kubeconfig)
         # Everything sent through the provider waits for the admin access entries: without the creator's
         # bootstrap admin, they are the only way Pulumi is authorised on the cluster.
@@ -223,8 +262,13 @@ class EksCluster(pulumi.ComponentResource):
             reclaim_policy="Retain",
             volume_binding_mode="WaitForFirstConsumer",
             allow_volume_expansion=True,
+            # A StorageClass's parameters are immutable, so new volume tags or a new key replace it; the
+            # name is fixed (the chart refers to it), so the old one must go first.
             opts=pulumi.ResourceOptions(
-                parent=self, provider=self.provider, depends_on=[late["aws-ebs-csi-driver"]]
+                parent=self,
+                provider=self.provider,
+                depends_on=[late["aws-ebs-csi-driver"]],
+                delete_before_replace=True,
             ),
         )
 
@@ -281,6 +325,22 @@ class EksCluster(pulumi.ComponentResource):
     def _pod_identity_role(self, short: str, child: pulumi.ResourceOptions) -> aws.iam.Role:
         return self._role(f"{short}-role", iam.pod_identity_trust_policy(), child)
 
+    def _caller_principal_arn(self) -> str:
+        """The IAM ARN of the identity running Pulumi: an assumed-role session maps back to its role."""
+        invoke = pulumi.InvokeOptions(parent=self)
+        arn = aws.get_caller_identity(opts=invoke).arn
+        if is_assumed_role_arn(arn):
+            arn = aws.iam.get_session_context(arn=arn, opts=invoke).issuer_arn
+        if ":sts::" in arn:
+            raise ConfigError(
+                "bootstrap_cluster_creator_admin",
+                "used by an IAM role or user (access entries refuse STS principals)",
+                arn,
+                "run Pulumi as an IAM role or user, or turn bootstrap_cluster_creator_admin off and list the "
+                "admins in admin_principal_arns",
+            )
+        return arn
+
     def _cluster(self, key_arn: pulumi.Input[str], child: pulumi.ResourceOptions) -> aws.eks.Cluster:
         args = self._args
         name = args.cluster_name or self._name
@@ -289,12 +349,14 @@ class EksCluster(pulumi.ComponentResource):
             self._n("cluster-policy"), role=role.name, policy_arn=iam.CLUSTER_POLICY_ARN, opts=child
         )
         # EKS writes to this exact name; creating it first lets us set retention instead of "never expire".
+        # The name is fixed, so a replacement (a new cluster name) deletes the old group first.
         logs = aws.cloudwatch.LogGroup(
             self._n("logs"),
             name=f"/aws/eks/{name}/cluster",
             retention_in_days=args.log_retention_days,
+            kms_key_id=args.log_kms_key_arn,
             tags=self._tagged(self._n("logs")),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
         return aws.eks.Cluster(
             self._n("cluster"),
@@ -309,51 +371,86 @@ class EksCluster(pulumi.ComponentResource):
             },
             access_config={
                 "authentication_mode": "API",
-                "bootstrap_cluster_creator_admin_permissions": args.bootstrap_cluster_creator_admin,
+                # Off: the creator's entry would live outside Pulumi's state and collide (409) with an
+                # explicit entry for the same role. _access_entries declares the caller's entry instead.
+                "bootstrap_cluster_creator_admin_permissions": False,
             },
             encryption_config={"resources": ["secrets"], "provider": {"key_arn": key_arn}},
-            enabled_cluster_log_types=list(LOG_TYPES),
+            enabled_cluster_log_types=list(args.enabled_cluster_log_types),
             # Every system add-on is a managed add-on below, so none is installed unmanaged.
             bootstrap_self_managed_addons=False,
             # Extended support costs six times the standard hourly price; upgrade instead.
             upgrade_policy={"support_type": "STANDARD"},
             tags=self._tagged(self._n("cluster")),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[attachment, logs]),
+            # The name is the user's (kubeconfigs and the controllers refer to it), so it is fixed: a change
+            # EKS cannot make in place (another KMS key, a new name) deletes the old cluster first, or the
+            # new one would fail with "already exists". `pulumi preview` shows it as a replacement.
+            # The bootstrap flag only matters at creation, and changing it forces a replacement: clusters
+            # created while sgarch still turned it on keep their cluster (see the CHANGELOG for their
+            # one-time step).
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[attachment, logs],
+                delete_before_replace=True,
+                ignore_changes=["accessConfig.bootstrapClusterCreatorAdminPermissions"],
+            ),
         )
 
     def _access_entries(
-        self, cluster_name: pulumi.Output[str], child: pulumi.ResourceOptions
+        self, cluster_name: pulumi.Output[str], caller: str | None, child: pulumi.ResourceOptions
     ) -> list[aws.eks.AccessPolicyAssociation]:
         grants = []
-        for i, arn in enumerate(self._args.admin_principal_arns):
+        listed = self._args.admin_principal_arns
+        # Named after the principal, not its position: EKS allows one entry per principal, so an entry must
+        # never be replaced by another resource for the same principal (reordering the list, adding the
+        # caller to it).
+        for arn in admin_principals(listed, caller):
+            short = principal_id(arn)
+            # Entries used to be named by position (<name>-admin-<i>); the alias keeps them, where a new
+            # entry for the same principal would fail with ResourceInUseException.
+            old = [listed.index(arn)] if arn in listed else []
             entry = aws.eks.AccessEntry(
-                self._n("admin", i),
+                self._n("admin", short),
                 cluster_name=cluster_name,
                 principal_arn=arn,
                 type="STANDARD",
-                tags=self._tagged(self._n("admin", i)),
-                opts=child,
+                tags=self._tagged(self._n("admin", short)),
+                opts=pulumi.ResourceOptions(
+                    parent=self, aliases=[pulumi.Alias(name=self._n("admin", i)) for i in old]
+                ),
             )
             grants.append(
                 aws.eks.AccessPolicyAssociation(
-                    self._n("admin", i, "policy"),
+                    self._n("admin", short, "policy"),
                     cluster_name=cluster_name,
                     principal_arn=arn,
                     policy_arn=_ADMIN_POLICY,
                     access_scope={"type": "cluster"},
-                    opts=pulumi.ResourceOptions(parent=self, depends_on=[entry]),
+                    opts=pulumi.ResourceOptions(
+                        parent=self,
+                        depends_on=[entry],
+                        aliases=[pulumi.Alias(name=self._n("admin", i, "policy")) for i in old],
+                    ),
                 )
             )
         return grants
 
-    def _addon(
-        self, cluster_name: pulumi.Output[str], addon: str, opts: pulumi.ResourceOptions
-    ) -> aws.eks.Addon:
+    def _addon(self, cluster: aws.eks.Cluster, addon: str, opts: pulumi.ResourceOptions) -> aws.eks.Addon:
+        version: pulumi.Input[str] | None = self._args.addon_versions.get(addon)
+        if version is None:
+            # EKS's default version for the cluster's Kubernetes version, looked up from the cluster's own
+            # output: an upgrade moves the add-ons after the control plane, never before it.
+            version = aws.eks.get_addon_version_output(
+                addon_name=addon,
+                kubernetes_version=cluster.version,
+                most_recent=False,
+                opts=pulumi.InvokeOutputOptions(parent=self),
+            ).version
         return aws.eks.Addon(
             self._n(addon),
-            cluster_name=cluster_name,
+            cluster_name=cluster.name,
             addon_name=addon,
-            addon_version=self._args.addon_versions.get(addon),
+            addon_version=version,
             resolve_conflicts_on_create="OVERWRITE",
             resolve_conflicts_on_update="OVERWRITE",
             tags=self._tagged(self._n(addon)),
@@ -361,7 +458,7 @@ class EksCluster(pulumi.ComponentResource):
         )
 
     def _node_groups(
-        self, cluster_name: pulumi.Output[str], early: list[aws.eks.Addon], child: pulumi.ResourceOptions
+        self, cluster: aws.eks.Cluster, early: list[aws.eks.Addon], child: pulumi.ResourceOptions
     ) -> list[aws.eks.NodeGroup]:
         args, plan = self._args, self.node_plan
         role = self._role("node-role", iam.node_trust_policy(), child)
@@ -372,10 +469,13 @@ class EksCluster(pulumi.ComponentResource):
         template = aws.ec2.LaunchTemplate(
             self._n("nodes-lt"),
             description="EKS nodes: IMDSv2 only, encrypted gp3 root volume",
+            # Hop limit 2: the EBS CSI driver's pods read instance metadata (with 1 they fall back to
+            # Kubernetes metadata, which AWS documents as less accurate for volume attach limits). Pods can
+            # then reach the node role; Sourcegraph's and the controllers' pods use Pod Identity instead.
             metadata_options={
                 "http_endpoint": "enabled",
                 "http_tokens": "required",
-                "http_put_response_hop_limit": 1,
+                "http_put_response_hop_limit": 2,
             },
             block_device_mappings=[
                 {
@@ -398,17 +498,23 @@ class EksCluster(pulumi.ComponentResource):
             opts=child,
         )
         subnets = pulumi.Output.from_input(args.private_subnet_ids)
+        generation = node_group_generation(plan.instance_type.name, args.root_volume_gib)
         groups = []
         for i, count in enumerate(plan.nodes_per_az):
+            name = self._n("nodes", i, generation)
             groups.append(
                 aws.eks.NodeGroup(
-                    self._n("nodes", i),
-                    cluster_name=cluster_name,
+                    name,
+                    cluster_name=cluster.name,
+                    # No node_group_name: Pulumi autonames it from the logical name plus a random suffix, so
+                    # neither a new generation nor a provider-forced replacement collides with a live group.
+                    # The cluster's output, not the argument: nodes are upgraded after the control plane.
+                    version=cluster.version,
                     node_role_arn=role.arn,
                     subnet_ids=subnets.apply(_nth_subnet(i)),
                     instance_types=[plan.instance_type.name],
-                    ami_type="AL2023_x86_64_STANDARD",
-                    capacity_type="ON_DEMAND",
+                    ami_type=NODE_AMI_TYPE,
+                    capacity_type=NODE_CAPACITY_TYPE,
                     scaling_config={"desired_size": count, "min_size": count, "max_size": count + 1},
                     update_config={"max_unavailable": 1},
                     launch_template={
@@ -416,8 +522,14 @@ class EksCluster(pulumi.ComponentResource):
                         "version": template.latest_version.apply(str),
                     },
                     labels={"sgarch.dev/zone-index": str(i)},
-                    tags=self._tagged(self._n("nodes", i)),
-                    opts=pulumi.ResourceOptions(parent=self, depends_on=[*attachments, *early]),
+                    tags=self._tagged(name),
+                    # Groups used to be named <name>-nodes-<i>: the alias adopts such a group instead of
+                    # rotating its nodes for the rename alone (a state without it makes the alias a no-op).
+                    opts=pulumi.ResourceOptions(
+                        parent=self,
+                        depends_on=[*attachments, *early],
+                        aliases=[pulumi.Alias(name=self._n("nodes", i))],
+                    ),
                 )
             )
         return groups
@@ -458,13 +570,17 @@ class EksCluster(pulumi.ComponentResource):
             namespace="kube-system",
             values={
                 "clusterName": cluster_name,
-                # IMDS is out of the pods' reach (hop limit 1), so region and VPC are given, not discovered.
+                # Given rather than discovered from instance metadata: nothing depends on IMDS reachability.
                 "region": region,
                 "vpcId": self._args.vpc_id,
                 "serviceAccount": {"create": True, "name": LOAD_BALANCER_CONTROLLER_SERVICE_ACCOUNT},
                 **self._args.load_balancer_controller_values,
             },
+            # The release name is fixed; should a change ever replace the release, the old one goes first.
             opts=pulumi.ResourceOptions(
-                parent=self, provider=self.provider, depends_on=[*depends_on, association, attachment]
+                parent=self,
+                provider=self.provider,
+                depends_on=[*depends_on, association, attachment],
+                delete_before_replace=True,
             ),
         )

@@ -15,6 +15,8 @@ large are a :class:`~sgarch.errors.ConfigError`.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -37,8 +39,11 @@ __all__ = [
     "DEFAULT_HEADROOM",
     "EKS_NODE_GROUP_QUOTA",
     "EXTERNAL_SERVICES",
+    "NODE_AMI_TYPE",
+    "NODE_CAPACITY_TYPE",
     "NodePlan",
     "daemonset_requests",
+    "node_group_generation",
     "plan_node_groups",
     "pod_requests",
 ]
@@ -49,6 +54,36 @@ we estimate rather than read (the EKS add-ons)."""
 
 EKS_NODE_GROUP_QUOTA = 450
 """EKS's default service quota of nodes per managed node group (adjustable in Service Quotas)."""
+
+NODE_AMI_TYPE = "AL2023_x86_64_STANDARD"
+"""The AMI type of every node group: EKS's Amazon Linux 2023 for x86-64 (the default from Kubernetes 1.30)."""
+NODE_CAPACITY_TYPE = "ON_DEMAND"
+"""Node capacity: on-demand. Spot would interrupt gitserver and indexed-search, which hold state on EBS."""
+
+
+def node_group_generation(
+    instance_type: str,
+    root_volume_gib: int,
+    ami_type: str = NODE_AMI_TYPE,
+    capacity_type: str = NODE_CAPACITY_TYPE,
+) -> str:
+    """Eight hex characters naming one generation of node groups; they change with any input that EKS cannot
+    change on a running node group (instance type, AMI type, capacity type) and with the root volume.
+
+    Node groups carry the generation in their logical names. A change then declares new node groups, which
+    Pulumi creates first, and leaves the old ones out of the program, which Pulumi deletes only at the end
+    of the update, once the new nodes are Ready (blue/green): never a replacement of a running group in
+    place. Inputs EKS updates in place (node counts, Kubernetes version, launch template version) are left
+    out, so those changes stay rolling updates of the same group.
+    """
+    inputs = {
+        "instance_types": [instance_type],
+        "ami_type": ami_type,
+        "capacity_type": capacity_type,
+        "root_volume_gib": root_volume_gib,
+    }
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:8]
+
 
 _MIB_PER_GB = 1_000_000_000 / 1_048_576
 

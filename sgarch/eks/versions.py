@@ -2,18 +2,60 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import NamedTuple
+
 __all__ = [
     "DEFAULT_KUBERNETES_VERSION",
     "EKS_CHARTS_REPOSITORY",
+    "EKS_KUBERNETES_VERSIONS",
+    "EKS_KUBERNETES_VERSIONS_AS_OF",
+    "EKS_KUBERNETES_VERSIONS_SOURCE",
     "LOAD_BALANCER_CONTROLLER_CHART_VERSION",
     "LOAD_BALANCER_CONTROLLER_POLICY_VERSION",
     "MANAGED_ADDONS",
     "SOURCEGRAPH_CHART_REPOSITORY",
     "SOURCEGRAPH_CHART_VERSION",
+    "SUPPORTED_KUBERNETES_VERSIONS",
+    "EksKubernetesVersion",
 ]
 
 DEFAULT_KUBERNETES_VERSION = "1.34"
 """The EKS Kubernetes minor sgarch creates clusters with. Upgrade one minor at a time."""
+
+
+class EksKubernetesVersion(NamedTuple):
+    """One row of EKS's Kubernetes release calendar (dates in UTC)."""
+
+    version: str
+    eks_release: dt.date
+    end_of_standard_support: dt.date
+    end_of_extended_support: dt.date
+
+
+EKS_KUBERNETES_VERSIONS_SOURCE = (
+    "https://docs.aws.amazon.com/eks/latest/userguide/kubernetes-versions.html (release calendar, 1.29 to "
+    "1.34); 1.35 from https://endoflife.date/amazon-eks"
+)
+EKS_KUBERNETES_VERSIONS_AS_OF = dt.date(2026, 2, 14)
+"""When :data:`EKS_KUBERNETES_VERSIONS` was copied from its sources. Refresh it with each new EKS minor."""
+
+EKS_KUBERNETES_VERSIONS: tuple[EksKubernetesVersion, ...] = (
+    EksKubernetesVersion("1.29", dt.date(2024, 1, 23), dt.date(2025, 3, 23), dt.date(2026, 3, 23)),
+    EksKubernetesVersion("1.30", dt.date(2024, 5, 23), dt.date(2025, 7, 23), dt.date(2026, 7, 23)),
+    EksKubernetesVersion("1.31", dt.date(2024, 9, 26), dt.date(2025, 11, 26), dt.date(2026, 11, 26)),
+    EksKubernetesVersion("1.32", dt.date(2025, 1, 23), dt.date(2026, 3, 23), dt.date(2027, 3, 23)),
+    EksKubernetesVersion("1.33", dt.date(2025, 5, 29), dt.date(2026, 7, 29), dt.date(2027, 7, 29)),
+    EksKubernetesVersion("1.34", dt.date(2025, 10, 2), dt.date(2026, 12, 2), dt.date(2027, 12, 2)),
+    EksKubernetesVersion("1.35", dt.date(2026, 1, 28), dt.date(2027, 3, 27), dt.date(2028, 3, 27)),
+)
+"""EKS's Kubernetes release calendar as of :data:`EKS_KUBERNETES_VERSIONS_AS_OF`, oldest first."""
+
+SUPPORTED_KUBERNETES_VERSIONS: tuple[str, ...] = tuple(
+    v.version for v in EKS_KUBERNETES_VERSIONS if v.end_of_extended_support > EKS_KUBERNETES_VERSIONS_AS_OF
+)
+"""Versions EKS creates clusters with (standard or extended support) on the calendar's date. Deliberately
+tied to that date, not to today: a plan must not start failing on its own the day a version retires."""
 
 MANAGED_ADDONS: tuple[str, ...] = (
     "vpc-cni",

@@ -14,7 +14,16 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 from sgarch.eks import EksCluster, EksClusterArgs
 from sgarch.eks.nodegroups import DEFAULT_HEADROOM
 from sgarch.eks.versions import DEFAULT_KUBERNETES_VERSION
+from sgarch.errors import ConfigError
 from sgarch.helm import SourcegraphRelease, SourcegraphReleaseArgs, excluded_services
+from sgarch.naming import (
+    EKS_NODE_GROUP_NAME,
+    EKS_NODE_GROUP_PART,
+    IAM_ROLE_NAME,
+    S3_BUCKET_NAME,
+    SECURITY_GROUP_NAME,
+    check_autonamed,
+)
 from sgarch.network import NatStrategy, Network, NetworkArgs
 from sgarch.refarch.config import WorkloadSettings, check_brought_vpc
 from sgarch.validation import build
@@ -32,7 +41,7 @@ class EksSettings(WorkloadSettings):
     tier: str | None = None
     """XS to 3XL. Default: the tier the workload below needs, or XS without one."""
     kubernetes_version: str = DEFAULT_KUBERNETES_VERSION
-    """EKS Kubernetes minor version."""
+    """EKS Kubernetes minor version; node groups and add-ons follow it."""
     instance_type: str | None = None
     """Node type. Default: the cheapest m6a size that packs the pods."""
     node_count: int | None = None
@@ -41,10 +50,14 @@ class EksSettings(WorkloadSettings):
     """Fraction of each node kept free. Default: 0.15."""
     admin_principal_arns: tuple[str, ...] = ()
     """IAM roles or users given cluster-admin."""
-    endpoint_public_access: bool = False
-    """Public Kubernetes API endpoint. Default: private only."""
+    endpoint_public_access: bool | None = None
+    """Public Kubernetes API endpoint besides the private one. Default: on when the stack creates the VPC
+    (``pulumi up`` reaches the API from where it runs, and a new VPC has no way in yet), off with ``vpc_id``
+    (run Pulumi from inside that network)."""
     public_access_cidrs: tuple[str, ...] = ()
-    """Who may reach the public endpoint; required with it."""
+    """Who may reach the public endpoint (IPv4 CIDR blocks). Required when the endpoint is public."""
+    allow_public_api_from_anywhere: bool = False
+    """Accept 0.0.0.0/0 in ``public_access_cidrs``. Default: off."""
     private_access_cidrs: tuple[str, ...] = ()
     """Networks that may reach the private endpoint. Default: the VPC's CIDR for a new VPC."""
     vpc_id: str | None = None
@@ -68,13 +81,27 @@ class EksSettings(WorkloadSettings):
     postgres: bool = False
     """RDS for PostgreSQL 16 instead of the in-cluster databases."""
     postgres_auth: Literal["iam", "secret"] = "iam"
-    """RDS authentication: iam (no password in Pulumi) or secret (postgres_password)."""
+    """RDS authentication: iam (IAM tokens as the role ``sourcegraph``, which a Job per database creates and
+    grants rds_iam before the release; the RDS-managed master password is read as a secret for those Jobs
+    only) or secret (the master user with postgres_password)."""
     postgres_password: str | None = None
     """RDS master password for postgres_auth=secret (set it with --secret)."""
+    postgres_multi_az: bool = True
+    """RDS Multi-AZ: a standby in a second zone for each database (doubles their price). Default: on; off is
+    policy finding SGA-018 unless suppressed."""
     redis: bool = False
     """ElastiCache instead of the in-cluster Redis."""
     s3: bool = False
     """An S3 bucket instead of blobstore."""
+    log_retention_days: int = 365
+    """Days the control-plane log group keeps its logs (a CloudWatch Logs period). Default: 365; less is
+    policy finding SGA-022 unless suppressed."""
+    log_kms_key_arn: str | None = None
+    """KMS key for the control-plane log group (its policy must allow logs.<region>.amazonaws.com).
+    Default: CloudWatch Logs' own encryption."""
+    enabled_cluster_log_types: tuple[str, ...] = ("api", "audit", "authenticator")
+    """Control-plane log types: api, audit, authenticator, controllerManager, scheduler. Default: the first
+    three."""
     tags: dict[str, str] = Field(default_factory=dict)
     """Extra tags on every AWS resource."""
 
@@ -91,6 +118,8 @@ class EksSettings(WorkloadSettings):
         "users",
         "repos",
         "node_count",
+        "endpoint_public_access",
+        "log_kms_key_arn",
         mode="before",
     )
     @classmethod
@@ -104,11 +133,46 @@ class EksSettings(WorkloadSettings):
     @model_validator(mode="after")
     def _combination(self) -> EksSettings:
         check_brought_vpc(self.vpc_id, self.subnet_ids, 2, "list one per zone")
+        if not self.vpc_id and self.endpoint_public_access is False:
+            raise ConfigError(
+                "endpoint_public_access",
+                "true when the stack creates the VPC",
+                False,
+                "pulumi up installs the StorageClass and the Helm releases through the Kubernetes API from where "
+                "it runs, and a private-only endpoint in a VPC this run creates is out of its reach; to keep the "
+                "API private, bring your own VPC (vpc_id, subnet_ids) and run Pulumi from inside it",
+            )
+        if self.public_endpoint and not self.public_access_cidrs:
+            raise ConfigError(
+                "public_access_cidrs",
+                "set when the Kubernetes API endpoint is public (the default when the stack creates the VPC)",
+                [],
+                "list the addresses that run pulumi up and kubectl, such as 203.0.113.10/32 for your egress "
+                "address; or bring your own VPC with vpc_id and subnet_ids to keep the API private",
+            )
         return self
+
+    @property
+    def public_endpoint(self) -> bool:
+        """Whether the API endpoint is public too: ``endpoint_public_access``, else whether the VPC is new."""
+        if self.endpoint_public_access is not None:
+            return self.endpoint_public_access
+        return not self.vpc_id
 
 
 def deploy(name: str, settings: EksSettings) -> dict[str, Any]:
     """Create the architecture and return the stack outputs."""
+    # Pulumi autonames the node groups (`<name>-nodes-<i>-<8 hex generation>`), and the release's database
+    # security groups (`<name>-sourcegraph-db-sg`, `-redis-sg`), S3 bucket (`<name>-sourcegraph-objects`) and
+    # pods' IAM role (`<name>-sourcegraph-aws-role`, for S3 or IAM database auth).
+    autonamed = [(EKS_NODE_GROUP_PART, EKS_NODE_GROUP_NAME)]
+    if settings.postgres or settings.redis:
+        autonamed.append(("sourcegraph-db-sg", SECURITY_GROUP_NAME))
+    if settings.s3:
+        autonamed.append(("sourcegraph-objects", S3_BUCKET_NAME))
+    if settings.s3 or (settings.postgres and settings.postgres_auth == "iam"):
+        autonamed.append(("sourcegraph-aws-role", IAM_ROLE_NAME))
+    check_autonamed(name, autonamed, "stack name")
     if settings.vpc_id:
         network_args = build(
             NetworkArgs,
@@ -146,9 +210,13 @@ def deploy(name: str, settings: EksSettings) -> dict[str, Any]:
         cluster_name=f"sourcegraph-{name}",
         kubernetes_version=settings.kubernetes_version,
         admin_principal_arns=settings.admin_principal_arns,
-        endpoint_public_access=settings.endpoint_public_access,
+        endpoint_public_access=settings.public_endpoint,
         public_access_cidrs=settings.public_access_cidrs,
+        allow_public_api_from_anywhere=settings.allow_public_api_from_anywhere,
         private_access_cidrs=private_access,
+        log_retention_days=settings.log_retention_days,
+        log_kms_key_arn=settings.log_kms_key_arn,
+        enabled_cluster_log_types=settings.enabled_cluster_log_types,
         tags=settings.tags,
     )
     # Validate the whole configuration (and pack the nodes) before the first resource is registered.
@@ -176,6 +244,7 @@ def deploy(name: str, settings: EksSettings) -> dict[str, Any]:
             postgres=settings.postgres,
             postgres_auth=settings.postgres_auth,
             postgres_password=password,
+            postgres_multi_az=settings.postgres_multi_az,
             redis=settings.redis,
             s3=settings.s3,
             vpc_id=network.vpc_id,

@@ -10,7 +10,7 @@ import pytest
 from sgarch.eks import EksCluster, EksClusterArgs
 from sgarch.eks.iam import load_balancer_controller_policy
 from sgarch.errors import ConfigError
-from sgarch.testing import SgarchMocks
+from sgarch.testing import ResourceRecord, SgarchMocks, mocked_runtime
 from sgarch.tiers import Tier
 from sgarch.validation import build
 
@@ -19,7 +19,10 @@ CLUSTER = "aws:eks/cluster:Cluster"
 ADDON = "aws:eks/addon:Addon"
 ASSOCIATION = "aws:eks/podIdentityAssociation:PodIdentityAssociation"
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
+ACCESS_ENTRY = "aws:eks/accessEntry:AccessEntry"
+ADDON_VERSION = "aws:eks/getAddonVersion:getAddonVersion"
 EKS_TYPE = "sgarch:eks:EksCluster"
+ADMINS = "arn:aws:iam::123456789012:role/admins"
 
 
 def plan(mocks: SgarchMocks, **kwargs: Any) -> EksCluster:
@@ -45,32 +48,44 @@ def test_cluster_is_private_encrypted_and_logged(pulumi_mocks: SgarchMocks, clus
     assert inputs["vpcConfig"]["endpointPrivateAccess"] is True
     assert inputs["vpcConfig"]["endpointPublicAccess"] is False
     assert "publicAccessCidrs" not in inputs["vpcConfig"]
+    # EKS's own creator entry stays off: every admin entry is declared below, so none can collide.
     assert inputs["accessConfig"] == {
         "authenticationMode": "API",
-        "bootstrapClusterCreatorAdminPermissions": True,
+        "bootstrapClusterCreatorAdminPermissions": False,
     }
+    # Clusters created with it on must not be replaced for it: it only matters at creation.
+    assert record.options.ignore_changes == ("accessConfig.bootstrapClusterCreatorAdminPermissions",)
     assert inputs["version"] == "1.34"
     assert inputs["bootstrapSelfManagedAddons"] is False
     assert inputs["upgradePolicy"] == {"supportType": "STANDARD"}
     assert record.parent_type == EKS_TYPE
     logs = pulumi_mocks.one("aws:cloudwatch/logGroup:LogGroup").inputs
     assert logs["name"] == "/aws/eks/sg/cluster" and logs["retentionInDays"] == 90
-    admin = pulumi_mocks.one("aws:eks/accessPolicyAssociation:AccessPolicyAssociation").inputs
-    assert admin["policyArn"] == "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
-    assert admin["accessScope"] == {"type": "cluster"}
+    grants = pulumi_mocks.by_type("aws:eks/accessPolicyAssociation:AccessPolicyAssociation")
+    # The listed role and the identity running Pulumi (the mocks' caller is an IAM user).
+    assert sorted(g.inputs["principalArn"] for g in grants) == [
+        ADMINS,
+        "arn:aws:iam::123456789012:user/sgarch-test",
+    ]
+    for grant in grants:
+        assert (
+            grant.inputs["policyArn"] == "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+        )
+        assert grant.inputs["accessScope"] == {"type": "cluster"}
 
 
 def test_nodes_require_imdsv2_and_encrypted_gp3(pulumi_mocks: SgarchMocks, cluster: EksCluster) -> None:
     template = pulumi_mocks.one("aws:ec2/launchTemplate:LaunchTemplate").inputs
+    # IMDSv2 only; hop limit 2 because the EBS CSI driver's pods read instance metadata.
     assert template["metadataOptions"] == {
         "httpEndpoint": "enabled",
         "httpTokens": "required",
-        "httpPutResponseHopLimit": 1,
+        "httpPutResponseHopLimit": 2,
     }
     (root,) = template["blockDeviceMappings"]
     assert root["ebs"]["volumeType"] == "gp3" and root["ebs"]["encrypted"] == "true"
     groups = sorted(pulumi_mocks.by_type(NODE_GROUP), key=lambda r: r.name)
-    assert [g.name for g in groups] == ["sg-nodes-0", "sg-nodes-1"]
+    assert [g.name.rsplit("-", 1)[0] for g in groups] == ["sg-nodes-0", "sg-nodes-1"]
     plan_ = cluster.node_plan
     for i, group in enumerate(groups):
         inputs = group.inputs
@@ -184,16 +199,96 @@ def test_real_aws_ordering(pulumi_mocks: SgarchMocks, cluster: EksCluster) -> No
     storage_class = pulumi_mocks.one("kubernetes:storage.k8s.io/v1:StorageClass")
     assert addons["aws-ebs-csi-driver"].urn in storage_class.options.depends_on
     # Every Kubernetes object waits for the admin access entries through the provider.
-    grant = pulumi_mocks.one("aws:eks/accessPolicyAssociation:AccessPolicyAssociation")
-    assert grant.urn in pulumi_mocks.one("pulumi:providers:kubernetes").options.depends_on
+    grants = {g.urn for g in pulumi_mocks.by_type("aws:eks/accessPolicyAssociation:AccessPolicyAssociation")}
+    assert len(grants) == 2
+    assert grants <= set(pulumi_mocks.one("pulumi:providers:kubernetes").options.depends_on)
 
 
 def test_kubeconfig_is_secret_and_credential_free(pulumi_mocks: SgarchMocks, cluster: EksCluster) -> None:
     config = json.loads(pulumi_mocks.resolve(cluster.kubeconfig))
     exec_ = config["users"][0]["user"]["exec"]
     assert exec_["command"] == "aws" and exec_["args"][:4] == ["eks", "get-token", "--cluster-name", "sg"]
+    assert "--role-arn" not in exec_["args"] and not exec_.get("env")
     provider = pulumi_mocks.one("pulumi:providers:kubernetes")
     assert "kubeconfig" in provider.secret_inputs
+
+
+def test_kubeconfig_authenticates_like_pulumi(pulumi_mocks: SgarchMocks) -> None:
+    # Pulumi's AWS provider may use a profile and assumed roles the ambient `aws` CLI knows nothing about;
+    # the Kubernetes provider's `aws eks get-token` must get the same identity, or it is not an admin.
+    role = "arn:aws:iam::123456789012:role/deployer"
+    pulumi_mocks.set_config(
+        {
+            "aws:region": "eu-west-1",
+            "aws:profile": "sourcegraph-prod",
+            "aws:assumeRoles": [{"roleArn": "arn:aws:iam::123456789012:role/hop"}, {"roleArn": role}],
+        }
+    )
+    cluster = plan(pulumi_mocks, load_balancer_controller=False)
+    exec_ = json.loads(pulumi_mocks.resolve(cluster.kubeconfig))["users"][0]["user"]["exec"]
+    assert exec_["env"] == [{"name": "AWS_PROFILE", "value": "sourcegraph-prod"}]
+    args = exec_["args"]
+    assert args[args.index("--region") + 1] == "eu-west-1"
+    assert args[args.index("--role-arn") + 1] == role
+    # An explicit argument wins over the stack config.
+    pulumi_mocks.clear()
+    with mocked_runtime(SgarchMocks()) as other:
+        other.set_config({"aws:profile": "sourcegraph-prod"})
+        cluster = plan(
+            other, kubeconfig_profile="ops", kubeconfig_role_arn=role, load_balancer_controller=False
+        )
+        exec_ = json.loads(other.resolve(cluster.kubeconfig))["users"][0]["user"]["exec"]
+    assert exec_["env"] == [{"name": "AWS_PROFILE", "value": "ops"}]
+    assert exec_["args"][exec_["args"].index("--role-arn") + 1] == role
+
+
+def test_public_endpoint_refuses_the_whole_internet_unless_allowed(pulumi_mocks: SgarchMocks) -> None:
+    for cidrs in (("0.0.0.0/0",), ("203.0.113.0/24", "0.0.0.0/0")):
+        with pytest.raises(
+            ConfigError,
+            match=r"^public_access_cidrs must be networks narrower than the whole internet \(got '0.0.0.0/0'\): "
+            r".*allow_public_api_from_anywhere: true",
+        ):
+            build(
+                EksClusterArgs,
+                None,
+                vpc_id="vpc-1",
+                private_subnet_ids=SUBNETS,
+                endpoint_public_access=True,
+                public_access_cidrs=cidrs,
+            )
+    plan(
+        pulumi_mocks,
+        endpoint_public_access=True,
+        public_access_cidrs=("0.0.0.0/0",),
+        allow_public_api_from_anywhere=True,
+    )
+    assert pulumi_mocks.one(CLUSTER).inputs["vpcConfig"]["publicAccessCidrs"] == ["0.0.0.0/0"]
+
+
+@pytest.mark.parametrize(
+    ("cidr", "fix"),
+    [
+        ("10.0.0.1/8", "use the network address 10.0.0.0/8"),
+        ("203.0.113.10", "write them as 203.0.113.0/24"),
+        ("2001:db8::/32", "write them as 203.0.113.0/24"),
+        ("300.0.0.0/8", "write them as 203.0.113.0/24"),
+    ],
+)
+@pytest.mark.parametrize("field", ["public_access_cidrs", "private_access_cidrs"])
+def test_api_cidrs_are_ipv4_blocks(field: str, cidr: str, fix: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        build(
+            EksClusterArgs,
+            None,
+            vpc_id="vpc-1",
+            private_subnet_ids=SUBNETS,
+            endpoint_public_access=field == "public_access_cidrs",
+            **{field: (cidr,)},
+        )
+    assert str(info.value).startswith(
+        f"{field} must be IPv4 CIDR blocks such as 203.0.113.0/24 (got '{cidr}'): {fix}"
+    )
 
 
 def test_public_endpoint_needs_cidrs(pulumi_mocks: SgarchMocks) -> None:
@@ -227,6 +322,26 @@ def test_given_key_and_api_cidrs(pulumi_mocks: SgarchMocks) -> None:
     [
         ({"kubernetes_version": "1.34.2"}, r"^kubernetes_version must be a Kubernetes minor such as 1.34"),
         (
+            {"kubernetes_version": "1.19"},
+            r"^kubernetes_version must be a version EKS supports \(1\.29, .*1\.34, 1\.35 as of 2026-02-14\) "
+            r"\(got 1\.19\): pick one of them",
+        ),
+        ({"kubernetes_version": "1.99"}, r"^kubernetes_version must be a version EKS supports"),
+        (
+            {"log_retention_days": 45},
+            r"^log_retention_days must be a retention CloudWatch Logs accepts \(1, 3, 5, .*, 3653 days\) "
+            r"\(got 45\): use 30",
+        ),
+        (
+            {"admin_principal_arns": (ADMINS, "arn:aws:iam::123456789012:role/platform/Admins")},
+            r"^admin_principal_arns must be a list naming each principal once "
+            r"\(got 'arn:aws:iam::123456789012:role/platform/Admins'\): it is the same principal as",
+        ),
+        (
+            {"kubeconfig_role_arn": "arn:aws:iam::123456789012:user/me"},
+            r"^kubeconfig_role_arn must be an IAM role",
+        ),
+        (
             {"admin_principal_arns": ("arn:aws:sts::1:assumed-role/x/y",)},
             r"^admin_principal_arns must be IAM role",
         ),
@@ -246,3 +361,176 @@ def test_invalid_args(kwargs: dict[str, Any], message: str) -> None:
 
 def _list(value: Any) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
+
+
+# -- issue #14: what a first real `pulumi up` and the next changes need ------------------------------------
+
+
+def test_node_groups_and_addons_follow_the_cluster_version(pulumi_mocks: SgarchMocks) -> None:
+    """Without a version, node groups and add-ons stay where they were created when the control plane moves."""
+    plan(pulumi_mocks, kubernetes_version="1.33", addon_versions={"coredns": "v1.11.4-eksbuild.2"})
+    cluster = pulumi_mocks.one(CLUSTER)
+    assert cluster.inputs["version"] == "1.33"
+    for group in pulumi_mocks.by_type(NODE_GROUP):
+        # From the cluster's output: the nodes move after the control plane, never before it.
+        assert group.inputs["version"] == cluster.outputs["version"] == "1.33"
+        assert cluster.urn in group.options.depends_on
+    lookups = {i.args["addonName"]: i for i in pulumi_mocks.invoked(ADDON_VERSION)}
+    assert set(lookups) == {"vpc-cni", "kube-proxy", "eks-pod-identity-agent", "aws-ebs-csi-driver"}
+    for lookup in lookups.values():
+        assert lookup.args["kubernetesVersion"] == "1.33"
+    addons = {r.inputs["addonName"]: r.inputs for r in pulumi_mocks.by_type(ADDON)}
+    for name, lookup in lookups.items():
+        assert addons[name]["addonVersion"] == lookup.result["version"]
+    assert addons["kube-proxy"]["addonVersion"].startswith("v1.33.")
+    # A pinned version still wins.
+    assert addons["coredns"]["addonVersion"] == "v1.11.4-eksbuild.2"
+
+
+def _plan_alone(**kwargs: Any) -> list[ResourceRecord]:
+    with mocked_runtime(SgarchMocks()) as mocks:
+        plan(mocks, tier=Tier.S, **kwargs)
+        return mocks.resources
+
+
+# Inputs EKS cannot change on an existing managed node group: the provider replaces the group when one
+# differs (terraform-provider-aws marks them ForceNew), as does a new launch template id.
+_NODE_GROUP_FORCE_NEW = (
+    "amiType",
+    "capacityType",
+    "clusterName",
+    "diskSize",
+    "instanceTypes",
+    "nodeGroupName",
+    "nodeGroupNamePrefix",
+    "nodeRoleArn",
+    "remoteAccess",
+    "subnetIds",
+)
+
+
+def _node_group_steps(
+    before: list[ResourceRecord], after: list[ResourceRecord]
+) -> tuple[set[str], set[str], set[str]]:
+    """(created, deleted, replaced in place) node group URNs between two plans, as Pulumi would step them."""
+    old = {r.urn: r for r in before if r.type == NODE_GROUP}
+    new = {r.urn: r for r in after if r.type == NODE_GROUP}
+    replaced = {
+        urn
+        for urn in old.keys() & new.keys()
+        if any(old[urn].inputs.get(k) != new[urn].inputs.get(k) for k in _NODE_GROUP_FORCE_NEW)
+        or old[urn].inputs["launchTemplate"]["id"] != new[urn].inputs["launchTemplate"]["id"]
+    }
+    return set(new) - set(old), set(old) - set(new), replaced
+
+
+def test_instance_type_change_is_blue_green() -> None:
+    """A new instance type creates new node groups first and deletes the old ones last.
+
+    The mocks cannot run `pulumi up`, so the test compares two plans the way the engine does: a node group
+    whose URN is new is *created* while the program runs; a URN that is no longer declared is *deleted*, and
+    Pulumi deletes those only after every create and update has finished, i.e. once the new nodes are up.
+    A replace-forcing input changing under the same URN would instead be a *replacement* of that group (all
+    zones at once, and with a fixed name an "already exists" failure): that must never happen.
+    """
+    small = _plan_alone(instance_type="m6a.4xlarge")
+    large = _plan_alone(instance_type="m6a.8xlarge")
+    created, deleted, replaced = _node_group_steps(small, large)
+    assert len(created) == len(deleted) == 2 and replaced == set()
+    for record in large:
+        if record.urn in created:
+            assert record.inputs["instanceTypes"] == ["m6a.8xlarge"]
+            # Autonamed: a physical name never collides with the group it succeeds.
+            assert "nodeGroupName" not in record.inputs and "nodeGroupNamePrefix" not in record.inputs
+            assert record.outputs["nodeGroupName"].startswith(record.name + "-")
+    # The root volume is hardware too; node counts are not: more nodes scale the same groups in place.
+    assert _node_group_steps(small, _plan_alone(instance_type="m6a.4xlarge", root_volume_gib=200))[2] == set()
+    created, deleted, replaced = _node_group_steps(
+        small, _plan_alone(instance_type="m6a.4xlarge", node_count=6)
+    )
+    assert created == deleted == replaced == set()
+    # A Kubernetes upgrade is an in-place rolling update of the same groups (EKS drains node by node).
+    created, deleted, replaced = _node_group_steps(
+        small, _plan_alone(instance_type="m6a.4xlarge", kubernetes_version="1.35")
+    )
+    assert created == deleted == replaced == set()
+
+
+def _explicit_physical_name(record: ResourceRecord) -> str | None:
+    if record.type == "kubernetes:helm.sh/v3:Release":
+        return record.inputs.get("name")
+    if record.type.startswith("kubernetes:"):
+        return (record.inputs.get("metadata") or {}).get("name")
+    return record.inputs.get("name") or record.inputs.get("nodeGroupName")
+
+
+def test_fixed_physical_names_are_deleted_before_replacement(pulumi_mocks: SgarchMocks) -> None:
+    """A replacement creates the new resource before deleting the old one; with a fixed physical name the
+    create fails with "already exists". Every name sgarch fixes therefore goes with delete_before_replace;
+    everything else is autonamed by the provider."""
+    cluster = plan(pulumi_mocks, tier=Tier.S)
+    root = next(r for r in pulumi_mocks.resources if r.type == EKS_TYPE)
+    named = {}
+    for record in pulumi_mocks.descendants(root):
+        name = _explicit_physical_name(record)
+        if name is not None:
+            named[record.type] = name
+            assert record.options.delete_before_replace, f"{record.type} {record.name} is named {name!r}"
+    assert named == {
+        CLUSTER: "sg",
+        "aws:cloudwatch/logGroup:LogGroup": "/aws/eks/sg/cluster",
+        "kubernetes:storage.k8s.io/v1:StorageClass": cluster.storage_class_name,
+        "kubernetes:helm.sh/v3:Release": "aws-load-balancer-controller",
+    }
+
+
+def test_caller_listed_as_admin_gets_one_access_entry(pulumi_mocks: SgarchMocks) -> None:
+    """With EKS's creator bootstrap, a role that runs Pulumi and is also listed failed with 409."""
+    pulumi_mocks.register_invoke(
+        "aws:index/getCallerIdentity:getCallerIdentity",
+        lambda args, region: {
+            "id": "123456789012",
+            "accountId": "123456789012",
+            "arn": "arn:aws:sts::123456789012:assumed-role/admins/ci-run-42",
+            "userId": "AROAEXAMPLE:ci-run-42",
+        },
+    )
+    plan(pulumi_mocks, admin_principal_arns=(ADMINS,))
+    assert (
+        pulumi_mocks.one(CLUSTER).inputs["accessConfig"]["bootstrapClusterCreatorAdminPermissions"] is False
+    )
+    (entry,) = pulumi_mocks.by_type(ACCESS_ENTRY)
+    assert entry.inputs["principalArn"] == ADMINS
+    (session,) = pulumi_mocks.invoked("aws:iam/getSessionContext:getSessionContext")
+    assert session.result["issuerArn"] == ADMINS
+
+
+def test_caller_not_listed_gets_its_own_entry_from_its_role(pulumi_mocks: SgarchMocks) -> None:
+    pulumi_mocks.register_invoke(
+        "aws:index/getCallerIdentity:getCallerIdentity",
+        lambda args, region: {
+            "id": "123456789012",
+            "accountId": "123456789012",
+            "arn": "arn:aws:sts::123456789012:assumed-role/deployer/session",
+            "userId": "AROAEXAMPLE:session",
+        },
+    )
+    plan(pulumi_mocks, admin_principal_arns=(ADMINS,))
+    entries = sorted(r.inputs["principalArn"] for r in pulumi_mocks.by_type(ACCESS_ENTRY))
+    # The role, never the STS session ARN, which access entries refuse.
+    assert entries == [ADMINS, "arn:aws:iam::123456789012:role/deployer"]
+    # Logical names follow the principal, not its position: reordering the list changes nothing.
+    names = {r.name for r in pulumi_mocks.by_type(ACCESS_ENTRY)}
+    with mocked_runtime(SgarchMocks()) as other:
+        other.register_invoke(
+            "aws:index/getCallerIdentity:getCallerIdentity",
+            lambda args, region: {"id": "1", "accountId": "123456789012", "arn": ADMINS, "userId": "x"},
+        )
+        plan(other, admin_principal_arns=("arn:aws:iam::123456789012:role/deployer", ADMINS))
+        assert {r.name for r in other.by_type(ACCESS_ENTRY)} == names
+
+
+def test_no_entry_for_the_caller_when_turned_off(pulumi_mocks: SgarchMocks) -> None:
+    plan(pulumi_mocks, bootstrap_cluster_creator_admin=False, admin_principal_arns=(ADMINS,))
+    assert [r.inputs["principalArn"] for r in pulumi_mocks.by_type(ACCESS_ENTRY)] == [ADMINS]
+    assert pulumi_mocks.invoked("aws:index/getCallerIdentity:getCallerIdentity") == []

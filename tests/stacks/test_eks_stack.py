@@ -43,10 +43,14 @@ def test_every_tier_and_option_plans_offline(tier: Tier, option: str) -> None:
     assert plan.exports["node_count"] == sum(plan.exports["nodes_per_az"]) >= 2
     assert "kubeconfig" in plan.secret_exports
     cluster = plan.one("aws:eks/cluster:Cluster").inputs
-    assert cluster["vpcConfig"]["endpointPublicAccess"] is False
+    # A new VPC: the API is private and public, the public side limited to the example's range.
+    assert cluster["vpcConfig"]["endpointPrivateAccess"] is True
+    assert cluster["vpcConfig"]["endpointPublicAccess"] is True
+    assert cluster["vpcConfig"]["publicAccessCidrs"] == ["203.0.113.0/24"]
     groups = plan.by_type("aws:eks/nodeGroup:NodeGroup")
     assert len(groups) == 2
     assert {g.inputs["instanceTypes"][0] for g in groups} == {plan.exports["instance_type"]}
+    assert {g.inputs["version"] for g in groups} == {cluster["version"]}
     releases = {r.inputs["chart"]: r for r in plan.by_type("kubernetes:helm.sh/v3:Release")}
     assert set(releases) == {"aws-load-balancer-controller", "sourcegraph"}
     values = yaml.safe_load(releases["sourcegraph"].inputs["valueYamlFiles"][0].text)
@@ -74,10 +78,14 @@ def test_workload_and_brought_vpc() -> None:
             "vpc_id": "vpc-0123456789abcdef0",
             "subnet_ids": '["subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb", "subnet-0cccccccccccccccc"]',
             "instance_type": "m6a.4xlarge",
+            "public_access_cidrs": "[]",
         },
     )
     assert plan.exports["tier"] == "M" and plan.exports["instance_type"] == "m6a.4xlarge"
     assert plan.by_type("aws:ec2/vpc:Vpc") == []
+    # The operator runs Pulumi inside their own network: the API stays private.
+    vpc_config = plan.one("aws:eks/cluster:Cluster").inputs["vpcConfig"]
+    assert vpc_config["endpointPublicAccess"] is False and "publicAccessCidrs" not in vpc_config
     assert len(plan.by_type("aws:eks/nodeGroup:NodeGroup")) == 3
     assert plan.by_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule") == []
 
@@ -86,15 +94,59 @@ def test_example_stack_file_plans() -> None:
     plan = run_plan(STACK, stack="example")
     assert plan.exports["cluster_name"] == "sourcegraph-example"
     assert len(plan.by_type("aws:rds/instance:Instance")) == 3
+    # What a first `pulumi up` from the operator's machine needs: an API it can reach, from its range only,
+    # node groups at the cluster's version, and nodes whose pods (the EBS CSI driver) can read IMDSv2.
+    cluster = plan.one("aws:eks/cluster:Cluster").inputs
+    assert cluster["vpcConfig"]["endpointPublicAccess"] is True
+    assert cluster["vpcConfig"]["endpointPrivateAccess"] is True
+    assert cluster["vpcConfig"]["publicAccessCidrs"] == ["203.0.113.0/24"]
+    assert {g.inputs["version"] for g in plan.by_type("aws:eks/nodeGroup:NodeGroup")} == {"1.34"}
+    options = plan.one("aws:ec2/launchTemplate:LaunchTemplate").inputs["metadataOptions"]
+    assert (options["httpTokens"], options["httpPutResponseHopLimit"]) == ("required", 2)
+
+
+def test_brought_vpc_may_open_the_api_too() -> None:
+    plan = run_plan(
+        STACK,
+        stack="example",
+        config={
+            **BASE,
+            "vpc_id": "vpc-0123456789abcdef0",
+            "subnet_ids": '["subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"]',
+            "endpoint_public_access": "true",
+            "public_access_cidrs": '["198.51.100.7/32"]',
+        },
+    )
+    vpc_config = plan.one("aws:eks/cluster:Cluster").inputs["vpcConfig"]
+    assert vpc_config["endpointPublicAccess"] is True and vpc_config["publicAccessCidrs"] == [
+        "198.51.100.7/32"
+    ]
 
 
 @pytest.mark.parametrize(
     ("config", "message"),
     [
         (
-            {"endpoint_public_access": "true"},
-            r"^public_access_cidrs must be set when endpoint_public_access is on",
+            {"public_access_cidrs": "[]"},
+            r"^public_access_cidrs must be set when the Kubernetes API endpoint is public \(the default when the "
+            r"stack creates the VPC\) \(got \[\]\): list the addresses that run pulumi up and kubectl",
         ),
+        (
+            {"endpoint_public_access": "false"},
+            r"^endpoint_public_access must be true when the stack creates the VPC \(got False\): .*bring your "
+            r"own VPC \(vpc_id, subnet_ids\)",
+        ),
+        (
+            {"public_access_cidrs": '["0.0.0.0/0"]'},
+            r"^public_access_cidrs must be networks narrower than the whole internet \(got '0.0.0.0/0'\): "
+            r".*allow_public_api_from_anywhere: true",
+        ),
+        (
+            {"public_access_cidrs": '["203.0.113.7/24"]'},
+            r"^public_access_cidrs must be IPv4 CIDR blocks such as 203.0.113.0/24 \(got '203.0.113.7/24'\): "
+            r"use the network address 203.0.113.0/24",
+        ),
+        ({"kubernetes_version": "1.19"}, r"^kubernetes_version must be a version EKS supports"),
         ({"users": "10"}, r"^repos must be set together with users and repos"),
         ({"instance_type": "t3.large"}, r"^instance_type must be an instance type sgarch knows"),
         ({"node_count": "1"}, r"^node_count must be at least \d+ \(what the pods need on m6a"),
