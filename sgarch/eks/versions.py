@@ -20,7 +20,7 @@ __all__ = [
     "EksKubernetesVersion",
 ]
 
-DEFAULT_KUBERNETES_VERSION = "1.34"
+DEFAULT_KUBERNETES_VERSION = "1.35"
 """The EKS Kubernetes minor sgarch creates clusters with. Upgrade one minor at a time."""
 
 

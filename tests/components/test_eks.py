@@ -9,6 +9,7 @@ import pytest
 
 from sgarch.eks import EksCluster, EksClusterArgs
 from sgarch.eks.iam import load_balancer_controller_policy
+from sgarch.eks.versions import DEFAULT_KUBERNETES_VERSION
 from sgarch.errors import ConfigError
 from sgarch.testing import ResourceRecord, SgarchMocks, mocked_runtime
 from sgarch.tiers import Tier
@@ -55,7 +56,7 @@ def test_cluster_is_private_encrypted_and_logged(pulumi_mocks: SgarchMocks, clus
     }
     # Clusters created with it on must not be replaced for it: it only matters at creation.
     assert record.options.ignore_changes == ("accessConfig.bootstrapClusterCreatorAdminPermissions",)
-    assert inputs["version"] == "1.34"
+    assert inputs["version"] == DEFAULT_KUBERNETES_VERSION
     assert inputs["bootstrapSelfManagedAddons"] is False
     assert inputs["upgradePolicy"] == {"supportType": "STANDARD"}
     assert record.parent_type == EKS_TYPE

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from sgarch.eks.versions import DEFAULT_KUBERNETES_VERSION
 from sgarch.errors import ConfigError
 from sgarch.plan import run_plan
 from sgarch.tiers import Tier
@@ -100,7 +101,9 @@ def test_example_stack_file_plans() -> None:
     assert cluster["vpcConfig"]["endpointPublicAccess"] is True
     assert cluster["vpcConfig"]["endpointPrivateAccess"] is True
     assert cluster["vpcConfig"]["publicAccessCidrs"] == ["203.0.113.0/24"]
-    assert {g.inputs["version"] for g in plan.by_type("aws:eks/nodeGroup:NodeGroup")} == {"1.34"}
+    assert {g.inputs["version"] for g in plan.by_type("aws:eks/nodeGroup:NodeGroup")} == {
+        DEFAULT_KUBERNETES_VERSION
+    }
     options = plan.one("aws:ec2/launchTemplate:LaunchTemplate").inputs["metadataOptions"]
     assert (options["httpTokens"], options["httpPutResponseHopLimit"]) == ("required", 2)
 
