@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 from typing import Any, TypeVar
 
 import pulumi
+from pulumi.runtime import config as runtime_config
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from sgarch.errors import ConfigError
@@ -13,6 +15,9 @@ from sgarch.sizing import Workload
 from sgarch.validation import build
 
 __all__ = ["WorkloadSettings", "check_brought_vpc", "read_settings"]
+
+# Keys of the project's namespace that the program does not read: `sgarch plan` reads them.
+_READ_ELSEWHERE = frozenset({"policy_suppressions"})
 
 S = TypeVar("S", bound=BaseModel)
 
@@ -42,6 +47,8 @@ def read_settings(model: type[S], config: pulumi.Config | None = None) -> S:
     Raises ConfigError naming the key.
     """
     config = config or pulumi.Config()
+    _refuse_unknown_keys(model, config.name)
+    _check_region()
     raw: dict[str, Any] = {}
     for field, info in model.model_fields.items():
         text = config.get(field)
@@ -102,3 +109,40 @@ class WorkloadSettings(BaseModel):
             largest_repo_gb=self.largest_repo_gb,
             largest_index_gb=self.largest_index_gb,
         )
+
+
+def _refuse_unknown_keys(model: type[BaseModel], namespace: str) -> None:
+    # Pulumi passes every key of the stack file to the program without checking it against Pulumi.yaml, so a
+    # misspelt key (instance_typ) would silently leave the setting at its default.
+    present = set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
+    known = set(model.model_fields) | _READ_ELSEWHERE
+    for key in sorted(present):
+        prefix, _, name = key.partition(":")
+        if prefix != namespace or name in known:
+            continue
+        close = difflib.get_close_matches(name, sorted(known), n=1)
+        raise ConfigError(
+            name,
+            f"a setting of {namespace}",
+            "[secret]" if runtime_config.is_config_secret(key) else runtime_config.get_config(key),
+            f"did you mean {close[0]}? If not, remove it; Pulumi.yaml lists every setting"
+            if close
+            else "remove it; Pulumi.yaml lists every setting",
+        )
+
+
+def _check_region() -> None:
+    # An unknown region fails only when the provider first calls AWS; the provider's own list says it now.
+    from pulumi_aws._enums import Region  # the generated enum only, not the whole SDK
+
+    region = runtime_config.get_config("aws:region")
+    if region is None or region in {r.value for r in Region}:
+        return
+    regions = sorted(r.value for r in Region)
+    close = difflib.get_close_matches(str(region), regions, n=3)
+    raise ConfigError(
+        "aws:region",
+        "an AWS region like us-east-1",
+        region,
+        f"the closest are {', '.join(close)}" if close else "check the region name in the AWS console",
+    )

@@ -26,6 +26,7 @@ from sgarch.naming import (
 )
 from sgarch.network import NatStrategy, Network, NetworkArgs
 from sgarch.refarch.config import WorkloadSettings, check_brought_vpc
+from sgarch.tiers import get_tier
 from sgarch.validation import build
 
 __all__ = ["EksSettings", "deploy"]
@@ -104,6 +105,12 @@ class EksSettings(WorkloadSettings):
     three."""
     tags: dict[str, str] = Field(default_factory=dict)
     """Extra tags on every AWS resource."""
+
+    @field_validator("tier")
+    @classmethod
+    def _known_tier(cls, value: str | None) -> str | None:
+        # Checked even when users and repos size the stack, so a misspelt tier never passes unnoticed.
+        return None if value is None else get_tier(value).tier.value
 
     @field_validator(
         "tier",
