@@ -43,7 +43,7 @@ from typing import Any
 
 import boto3
 
-import sgarch.ami.builder as builder_module
+import sgarch.ami.aws as aws_module
 from sgarch.ami import BuildOptions, ClientFactory, SystemClock, build, load_spec
 
 BENCHMARKS = Path(__file__).resolve().parent
@@ -215,12 +215,13 @@ def _scenario(
             boto3.client("ec2", region_name=region, endpoint_url=url).describe_images(Owners=["self"])
         if not serial:
             return _time_builds(url, Path(scratch), regions, COUNTS, runs)
-        parallel = builder_module.for_each_region
-        builder_module.for_each_region = _serial  # type: ignore[assignment]
+        # The copy, share and manifest steps look for_each_region up on sgarch.ami.aws at call time.
+        parallel = aws_module.for_each_region
+        aws_module.for_each_region = _serial  # type: ignore[assignment]
         try:
             return _time_builds(url, Path(scratch), regions, SERIAL_COUNTS, runs)
         finally:
-            builder_module.for_each_region = parallel
+            aws_module.for_each_region = parallel
 
 
 def main() -> None:

@@ -20,7 +20,9 @@ from botocore.exceptions import ClientError
 from sgarch.errors import AmiBuildError, ConfigError
 
 __all__ = [
+    "BUILD_COMPLETE_TAG",
     "BUILD_ID_TAG",
+    "IAM_PATH",
     "IMAGE_TAG",
     "SPEC_HASH_TAG",
     "VERSION_TAG",
@@ -29,6 +31,8 @@ __all__ = [
     "error_code",
     "for_each_region",
     "image_snapshot_ids",
+    "is_transient",
+    "snapshot_description_filter",
     "tag_list",
 ]
 
@@ -38,6 +42,28 @@ BUILD_ID_TAG = "sgarch:build-id"
 IMAGE_TAG = "sgarch:image"
 VERSION_TAG = "sgarch:version"
 SPEC_HASH_TAG = "sgarch:spec-hash"
+#: ``false`` from CreateImage/CopyImage on; the build's last step sets ``true``. Only a ``true`` image is built:
+#: AWS finishes an image even when the build that asked for it died, so "available" proves nothing.
+BUILD_COMPLETE_TAG = "sgarch:build-complete"
+#: IAM path of every temporary role and instance profile; ``sgarch ami cleanup`` lists IAM by it.
+IAM_PATH = "/sgarch-build/"
+# Answers that mean "try again": throttling and server-side faults (botocore retries them first; cleanup
+# retries again after that, because giving up leaves billable resources behind).
+_TRANSIENT_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestLimitExceeded",
+        "RequestThrottled",
+        "TooManyRequestsException",
+        "InternalError",
+        "InternalFailure",
+        "ServiceFailure",
+        "ServiceUnavailable",
+        "Unavailable",
+    }
+)
 
 T = TypeVar("T")
 # Service models are read-only JSON; sharing one loader spares every factory from parsing the
@@ -106,6 +132,14 @@ def error_code(exc: BaseException) -> str:
     return ""
 
 
+def is_transient(exc: BaseException) -> bool:
+    """True for a throttle or a 5xx answer: the same call may well succeed a moment later."""
+    if not isinstance(exc, ClientError):
+        return False
+    status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+    return error_code(exc) in _TRANSIENT_CODES or status >= 500
+
+
 def for_each_region(
     regions: Iterable[str],
     work: Callable[[str], T],
@@ -158,12 +192,28 @@ def image_snapshot_ids(image: dict[str, Any]) -> list[str]:
     ]
 
 
+def snapshot_description_filter(image_id: str) -> dict[str, Any]:
+    """A DescribeSnapshots filter matching the snapshots AWS made *for* ``image_id``, and nothing else.
+
+    AWS describes them "Created by CreateImage(i-…) for ami-X" and "Copied for DestinationAmi ami-X from
+    SourceAmi ami-Y …". A pattern like ``*ami-X*`` would also match a user's own copy of ami-X ("Copied for
+    DestinationAmi ami-USER from SourceAmi ami-X"), whose snapshots are not ours to delete.
+    """
+    return {
+        "Name": "description",
+        "Values": [
+            f"Created by CreateImage(*) for {image_id}",
+            f"Copied for DestinationAmi {image_id} from *",
+        ],
+    }
+
+
 def delete_image(ec2: Any, image_id: str, sleep: Callable[[float], None] | None = None) -> list[str]:
     """Deregister ``image_id`` and delete its snapshots; return the snapshot ids deleted. Missing is fine.
 
-    Snapshots are found three ways, because a half-made image may not list them yet: its block device
-    mappings, the description AWS gives them ("Created by CreateImage(...) for ami-…", "Copied for
-    DestinationAmi ami-…"), and nothing else. Only snapshots naming this image are touched.
+    Snapshots are found two ways, because a half-made image may not list them yet: its block device
+    mappings, and the description AWS gives the snapshots it made for this very image
+    (:func:`snapshot_description_filter`). Only snapshots made for this image are touched.
     """
     snapshot_ids: set[str] = set()
     try:
@@ -174,9 +224,9 @@ def delete_image(ec2: Any, image_id: str, sleep: Callable[[float], None] | None 
         images = []
     for image in images:
         snapshot_ids.update(image_snapshot_ids(image))
-    described = ec2.describe_snapshots(
-        OwnerIds=["self"], Filters=[{"Name": "description", "Values": [f"*{image_id}*"]}]
-    )["Snapshots"]
+    described = ec2.describe_snapshots(OwnerIds=["self"], Filters=[snapshot_description_filter(image_id)])[
+        "Snapshots"
+    ]
     snapshot_ids.update(s["SnapshotId"] for s in described)
     if images:
         try:

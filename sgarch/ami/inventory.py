@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sgarch.ami.aws import (
+    BUILD_COMPLETE_TAG,
     BUILD_ID_TAG,
     IMAGE_TAG,
     VERSION_TAG,
@@ -49,6 +50,9 @@ class Build:
     version: str
     created: str
     images: dict[str, BuiltImage] = field(default_factory=dict)
+    complete: bool = True
+    """False when an image lacks ``sgarch:build-complete=true`` (a failed or running build; images made
+    before that tag existed count as complete). ``prune`` leaves these to ``sgarch ami cleanup``."""
 
     @property
     def ami_name(self) -> str:
@@ -78,6 +82,10 @@ def list_builds(clients: ClientFactory, regions: Sequence[str], image: str | Non
     for region, images in found.items():
         for item in images:
             tags = {t["Key"]: t["Value"] for t in item.get("Tags", [])}
+            # A user's own copy of an sgarch image may carry its tags (CopyImageTags), but not its AMI name,
+            # which sgarch also writes into the Name tag: such a copy is the user's, never part of a build.
+            if tags.get("Name", item.get("Name")) != item.get("Name"):
+                continue
             grouped[tags.get(BUILD_ID_TAG, "")].append((region, item))
     builds = []
     for build_id, members in grouped.items():
@@ -100,6 +108,11 @@ def list_builds(clients: ClientFactory, regions: Sequence[str], image: str | Non
                 version=tags.get(VERSION_TAG, ""),
                 created=min(i.created for i in members_by_region.values()),
                 images=members_by_region,
+                complete=all(
+                    {t["Key"]: t["Value"] for t in item.get("Tags", [])}.get(BUILD_COMPLETE_TAG, "true")
+                    == "true"
+                    for _, item in members
+                ),
             )
         )
     # The build id breaks ties: two builds in the same second still sort the same way every time.
@@ -107,12 +120,16 @@ def list_builds(clients: ClientFactory, regions: Sequence[str], image: str | Non
 
 
 def prune_plan(builds: Sequence[Build], keep: int) -> list[Build]:
-    """The builds ``prune --keep keep`` removes: all but the newest ``keep`` of each image family."""
+    """The builds ``prune --keep keep`` removes: all but the newest ``keep`` complete builds of each family.
+
+    Incomplete builds are neither kept nor counted: ``sgarch ami cleanup`` removes those.
+    """
     if keep < 0:
         raise ConfigError("--keep", "0 or more", keep, "give the number of builds to keep per image")
     by_family: dict[str, list[Build]] = defaultdict(list)
     for build in builds:
-        by_family[build.image].append(build)
+        if build.complete:
+            by_family[build.image].append(build)
     doomed = []
     for family in sorted(by_family):
         newest_first = sorted(by_family[family], key=lambda b: (b.created, b.build_id), reverse=True)

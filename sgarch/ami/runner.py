@@ -11,9 +11,11 @@ and progress leaves through :class:`BuildEvent` callbacks, so the builder never 
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Literal, Protocol, TypeVar
 
@@ -24,6 +26,7 @@ __all__ = [
     "Clock",
     "EventKind",
     "EventSink",
+    "Interrupted",
     "Step",
     "SystemClock",
     "run_steps",
@@ -132,6 +135,40 @@ def wait_until(
         delay = min(delay * backoff, max_delay_seconds)
 
 
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, turned into what Ctrl-C raises so that the same cleanups run."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        super().__init__(signal.Signals(signum).name)
+
+
+@contextmanager
+def _signals_interrupt(signals: Sequence[int], cleaning: threading.Event, emit: EventSink) -> Iterator[None]:
+    """While the steps run, each of ``signals`` raises :class:`Interrupted` in the main thread.
+
+    Once cleanup has begun a signal is reported and ignored: stopping a cleanup halfway is what leaks. Signal
+    handlers can only be installed from the main thread; elsewhere (a caller's worker thread) nothing changes.
+    """
+    if not signals or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        name = signal.Signals(signum).name
+        if cleaning.is_set():
+            emit(BuildEvent("warning", "cleanup", f"{name} received; finishing the cleanup first"))
+            return
+        raise Interrupted(signum)
+
+    previous = {signum: signal.signal(signum, handler) for signum in signals}
+    try:
+        yield
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+
+
 class _HasOutcome(Protocol):
     succeeded: bool
     finished_early: bool
@@ -140,51 +177,70 @@ class _HasOutcome(Protocol):
 St = TypeVar("St", bound=_HasOutcome)
 
 
-def run_steps(steps: Sequence[Step[St]], state: St, emit: EventSink, clock: Clock) -> None:
+def run_steps(
+    steps: Sequence[Step[St]],
+    state: St,
+    emit: EventSink,
+    clock: Clock,
+    *,
+    signals: Sequence[int] = (),
+    report_leftovers: Callable[[list[str]], str] | None = None,
+) -> None:
     """Run ``steps`` in order, then every entered step's cleanup in reverse.
 
     A step may set ``state.finished_early`` to end the build successfully (an identical image exists).
-    Raises :class:`AmiBuildError` for a failed step (the original sgarch error is kept when it is one) and
-    re-raises ``KeyboardInterrupt`` once cleanups are done; either way the message lists anything a
-    cleanup could not remove.
+    ``signals`` (SIGTERM, SIGHUP) interrupt the steps like Ctrl-C. Raises :class:`AmiBuildError` for a failed
+    step (the original sgarch error is kept when it is one) and re-raises ``KeyboardInterrupt`` (or
+    :class:`Interrupted`) once cleanups are done. When a cleanup failed, the message ends with
+    ``report_leftovers(errors)``: what is left, by id and region, and the command that removes it.
     """
     entered: list[Step[St]] = []
     failure: BaseException | None = None
     failed_step = ""
-    try:
-        for step in steps:
-            if state.finished_early:
-                break
-            entered.append(step)
-            emit(BuildEvent("step-started", step.name))
-            started = clock.monotonic()
-            step.run(state)
-            emit(BuildEvent("step-finished", step.name, seconds=clock.monotonic() - started))
-        state.succeeded = True
-    except BaseException as exc:
-        failure = exc
-        failed_step = entered[-1].name if entered else ""
-        reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc)
-        emit(BuildEvent("step-failed", failed_step, reason))
-
-    leftovers = _cleanup(entered, state, emit, clock)
-    suffix = f"; cleanup could not remove: {'; '.join(leftovers)}" if leftovers else ""
+    cleaning = threading.Event()
+    with _signals_interrupt(signals, cleaning, emit):
+        try:
+            for step in steps:
+                if state.finished_early:
+                    break
+                entered.append(step)
+                emit(BuildEvent("step-started", step.name))
+                started = clock.monotonic()
+                step.run(state)
+                emit(BuildEvent("step-finished", step.name, seconds=clock.monotonic() - started))
+            state.succeeded = True
+        except BaseException as exc:
+            cleaning.set()
+            failure = exc
+            failed_step = entered[-1].name if entered else ""
+            reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc)
+            if isinstance(exc, Interrupted):
+                reason = f"interrupted by {exc}"
+            emit(BuildEvent("step-failed", failed_step, reason))
+        finally:
+            cleaning.set()
+        errors = _cleanup(entered, state, emit, clock)
+    suffix = ""
+    if errors:
+        suffix = "; " + (
+            report_leftovers(errors) if report_leftovers else f"cleanup could not remove: {'; '.join(errors)}"
+        )
     if failure is None:
-        if leftovers:
+        if errors:
             raise AmiBuildError(f"the image was built, but cleanup failed{suffix}")
         return
     if isinstance(failure, KeyboardInterrupt):
-        if leftovers:
+        if errors:
             emit(BuildEvent("warning", failed_step, f"interrupted{suffix}"))
         raise failure
-    if isinstance(failure, SgarchError) and not isinstance(failure, AmiBuildError) and not leftovers:
+    if isinstance(failure, SgarchError) and not isinstance(failure, AmiBuildError) and not errors:
         # Bad input found by pre-validate stays a ConfigError: the CLI exits 2 with the field's name.
         raise failure
     raise AmiBuildError(f"step {failed_step} failed: {_describe(failure)}{suffix}") from failure
 
 
 def _cleanup(entered: list[Step[St]], state: St, emit: EventSink, clock: Clock) -> list[str]:
-    leftovers: list[str] = []
+    errors: list[str] = []
     for step in reversed(entered):
         emit(BuildEvent("cleanup-started", step.name))
         started = clock.monotonic()
@@ -192,11 +248,11 @@ def _cleanup(entered: list[Step[St]], state: St, emit: EventSink, clock: Clock) 
             step.cleanup(state)
         except Exception as exc:
             # One failed cleanup must not stop the others: the instance still has to go.
-            leftovers.append(f"{step.name}: {_describe(exc)}")
+            errors.append(f"{step.name}: {_describe(exc)}")
             emit(BuildEvent("cleanup-failed", step.name, _describe(exc)))
         else:
             emit(BuildEvent("cleanup-finished", step.name, seconds=clock.monotonic() - started))
-    return leftovers
+    return errors
 
 
 def _describe(exc: BaseException) -> str:

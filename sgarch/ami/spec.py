@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import ipaddress
 import json
 import re
 from dataclasses import dataclass
@@ -113,10 +114,11 @@ class VolumeSpec(_Model):
     """Size in GiB."""
     volume_type: Literal["gp3", "gp2", "io2"] = "gp3"
     """EBS volume type. Default: gp3, which reaches io2-class IOPS for a fraction of the price."""
-    iops: int | None = Field(default=None, ge=3000, le=80_000)
-    """Provisioned IOPS (gp3, io2). Default: the gp3 baseline of 3,000."""
-    throughput_mibps: int | None = Field(default=None, ge=125, le=2000)
-    """Throughput in MiB/s (gp3 only). Default: the gp3 baseline of 125."""
+    iops: int | None = None
+    """Provisioned IOPS: gp3 3,000-80,000 (default: the gp3 baseline of 3,000), io2 100-256,000 (required);
+    not for gp2, whose IOPS follow its size. Checked when the spec loads."""
+    throughput_mibps: int | None = None
+    """Throughput in MiB/s, gp3 only: 125-2,000. Default: the gp3 baseline of 125."""
     delete_on_termination: bool = True
     """Whether the volume goes with the instance. Default: yes; data lives on a separate launch-time volume."""
 
@@ -370,11 +372,13 @@ class AmiSpec(_Model):
                 list(self.copy_regions),
                 f"drop {self.build_region}, the build region already holds the image",
             )
+        _check_volume("root_volume", self.root_volume)
         for index, volume in enumerate(self.extra_volumes):
             if volume.device_name is None:
                 raise ConfigError(
                     f"extra_volumes[{index}].device_name", "set", None, "name the device, e.g. /dev/sdb"
                 )
+            _check_volume(f"extra_volumes[{index}]", volume)
         _check_files(self.files)
         keys = self.encryption.kms_key_ids
         if self.encryption.mode == "kms":
@@ -406,12 +410,93 @@ class AmiSpec(_Model):
             raise ConfigError(
                 "encryption.mode", "kms when encryption.kms_key_ids is set", "none", "set mode: kms"
             )
+        if self.marketplace is not None:
+            _check_marketplace(self.marketplace)
         return self
 
     @property
     def regions(self) -> tuple[str, ...]:
         """The build region followed by the copy regions: every region the image ends up in."""
         return (self.build_region, *self.copy_regions)
+
+
+# IOPS and throughput per volume type, from the EC2 API reference (EbsBlockDevice Iops and Throughput:
+# "gp3: 3,000 - 80,000 IOPS", "io2: 100 - 256,000 IOPS", "required for io1, io2"; throughput "valid only for
+# gp3 ... Minimum value of 125. Maximum value of 2,000") and the EBS user guide's volume-type pages.
+_IOPS_RANGE = {"gp3": (3000, 80_000), "io2": (100, 256_000)}
+_THROUGHPUT_RANGE = (125, 2000)
+
+
+def _check_volume(field: str, volume: VolumeSpec) -> None:
+    """Refuse IOPS and throughput the volume type does not take, before RunInstances would."""
+    kind = volume.volume_type
+    if kind == "io2" and volume.iops is None:
+        raise ConfigError(f"{field}.iops", "set for an io2 volume", None, "add iops: between 100 and 256000")
+    if volume.iops is not None:
+        if kind not in _IOPS_RANGE:
+            raise ConfigError(
+                f"{field}.iops",
+                f"unset for a {kind} volume",
+                volume.iops,
+                f"{kind} IOPS follow the volume size; remove iops or use volume_type: gp3",
+            )
+        low, high = _IOPS_RANGE[kind]
+        if not low <= volume.iops <= high:
+            raise ConfigError(
+                f"{field}.iops", f"between {low:,} and {high:,} for {kind}", volume.iops, "change iops"
+            )
+    if volume.throughput_mibps is not None:
+        if kind != "gp3":
+            raise ConfigError(
+                f"{field}.throughput_mibps",
+                f"unset for a {kind} volume",
+                volume.throughput_mibps,
+                "throughput can be set on gp3 only; remove it or use volume_type: gp3",
+            )
+        low, high = _THROUGHPUT_RANGE
+        if not low <= volume.throughput_mibps <= high:
+            raise ConfigError(
+                f"{field}.throughput_mibps",
+                f"between {low} and {high:,} MiB/s for gp3",
+                volume.throughput_mibps,
+                "change throughput_mibps",
+            )
+
+
+def _check_marketplace(marketplace: MarketplaceSpec) -> None:
+    """What the AddDeliveryOptions change needs, checked at load time instead of hours into a scan."""
+    if not marketplace.usage_instructions.strip():
+        raise ConfigError(
+            "marketplace.usage_instructions",
+            "set",
+            marketplace.usage_instructions,
+            "tell buyers how to reach Sourcegraph after launch (shown on the listing)",
+        )
+    if not marketplace.security_groups:
+        raise ConfigError(
+            "marketplace.security_groups",
+            "at least one inbound rule",
+            [],
+            "add the port buyers reach Sourcegraph on, e.g. {ip_protocol: tcp, from_port: 443, to_port: 443}",
+        )
+    for index, rule in enumerate(marketplace.security_groups):
+        if rule.from_port > rule.to_port:
+            raise ConfigError(
+                f"marketplace.security_groups[{index}].to_port",
+                f"at least from_port ({rule.from_port})",
+                rule.to_port,
+                "swap the two ports",
+            )
+        for cidr in rule.ip_ranges:
+            try:
+                ipaddress.ip_network(cidr)
+            except ValueError:
+                raise ConfigError(
+                    f"marketplace.security_groups[{index}].ip_ranges",
+                    "CIDR blocks like 0.0.0.0/0",
+                    cidr,
+                    "write the range as address/prefix",
+                ) from None
 
 
 def _check_files(files: tuple[FileSpec, ...]) -> None:

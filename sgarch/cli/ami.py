@@ -1,7 +1,8 @@
-"""``sgarch ami``: build, list, prune and publish the sgarch machine images (see ``amis/``)."""
+"""``sgarch ami``: build, list, prune, clean up after and publish the sgarch machine images (see ``amis/``)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import typer
@@ -12,9 +13,13 @@ from sgarch.ami import (
     BuildEvent,
     BuildOptions,
     ClientFactory,
+    Interrupted,
+    Leftover,
     SystemClock,
     build,
+    cleanup_command,
     enabled_regions,
+    find_leftovers,
     list_builds,
     load_manifest,
     load_spec,
@@ -22,15 +27,19 @@ from sgarch.ami import (
     prune,
     prune_plan,
     publish,
+    remove_leftovers,
 )
+from sgarch.ami.cleanup import Attempts
 from sgarch.ami.inventory import Build
+from sgarch.ami.publish import DEFAULT_TIMEOUT_SECONDS
 from sgarch.ami.spec import MARKETPLACE_REGION
 from sgarch.cli.app import app
+from sgarch.errors import AmiBuildError, ConfigError
 
 __all__ = ["ProgressPrinter", "ami_app"]
 
 ami_app = typer.Typer(
-    help="Build, list, prune and publish sgarch machine images (AMIs).",
+    help="Build, list, prune, clean up after and publish sgarch machine images (AMIs).",
     no_args_is_help=True,
     rich_markup_mode="rich",
 )
@@ -79,10 +88,30 @@ def _escape(text: str) -> str:
     return text.replace("[", r"\[")
 
 
+_REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+_AMI_ID = re.compile(r"^ami-([0-9a-f]{8}|[0-9a-f]{17})$")
+_BUILD_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
 def _regions(value: str | None) -> tuple[str, ...] | None:
     if value is None:
         return None
     return tuple(r.strip() for r in value.split(",") if r.strip())
+
+
+def _checked_regions(value: str | None) -> tuple[str, ...] | None:
+    """``--regions`` of the commands that scan: refused before any AWS call when a name is not a region."""
+    regions = _regions(value)
+    for region in regions or ():
+        if not _REGION.match(region):
+            raise ConfigError(
+                "--regions", "region names like eu-west-1, comma-separated", region, "fix or drop that name"
+            )
+    if regions == ():
+        raise ConfigError(
+            "--regions", "at least one region", value, "name the regions, e.g. us-east-1,eu-west-1"
+        )
+    return regions
 
 
 @ami_app.command("build")
@@ -105,6 +134,13 @@ def build_command(
     endpoint_url: str | None = typer.Option(None, "--endpoint-url", metavar="URL", help=_ENDPOINT_HELP),
 ) -> None:
     """Build an image: launch, provision over SSM, harden, snapshot, copy, share, write the manifest."""
+    if source_ami is not None and not _AMI_ID.match(source_ami):
+        raise ConfigError(
+            "--source-ami",
+            "an AMI id like ami-0123456789abcdef0",
+            source_ami,
+            "copy the id from aws ec2 describe-images, or leave the flag out to use the spec's filter",
+        )
     loaded = load_spec(spec).with_overrides(version=version, copy_regions=_regions(regions))
     plan = plan_build(loaded)
     if dry_run:
@@ -120,7 +156,12 @@ def build_command(
         return
     options = BuildOptions(source_ami=source_ami, force=force, manifest_path=manifest)
     clients = ClientFactory(endpoint_url=endpoint_url)
-    result = build(loaded, options, clients, emit=ProgressPrinter(console), clock=SystemClock())
+    try:
+        result = build(loaded, options, clients, emit=ProgressPrinter(console), clock=SystemClock())
+    except Interrupted as exc:
+        # SIGTERM/SIGHUP: the cleanups have run; exit the way a shell reports death by that signal.
+        console.print(f"[red]interrupted by {exc}; the build's cleanups ran[/red]")
+        raise typer.Exit(128 + exc.signum) from None
     if result.skipped:
         console.print(
             f"[green]up to date:[/green] {result.existing_image_id} already holds this spec; nothing built"
@@ -139,8 +180,16 @@ def _scan(
     endpoint_url: str | None, region: str, regions: str | None, image: str | None
 ) -> tuple[ClientFactory, list[Build]]:
     clients = ClientFactory(endpoint_url=endpoint_url)
-    where = list(_regions(regions) or enabled_regions(clients, region))
+    where = list(_checked_regions(regions) or enabled_regions(clients, region))
     return clients, list_builds(clients, where, image)
+
+
+def _print_leftovers(title: str, leftovers: list[Leftover]) -> None:
+    """One line per resource, ids whole (a table would cut them in a narrow terminal)."""
+    console.print(f"[bold]{title}[/bold]")
+    for item in leftovers:
+        detail = f" {_escape(item.detail)}" if item.detail else ""
+        console.print(f"  {item.build_id}  {item.region:<15} {item.kind:<17} {item.resource_id}{detail}")
 
 
 def _builds_table(title: str, builds: list[Build]) -> Table:
@@ -151,7 +200,7 @@ def _builds_table(title: str, builds: list[Build]) -> Table:
         table.add_row(
             item.image,
             item.version,
-            item.build_id[:8],
+            item.build_id[:8] + ("" if item.complete else " (incomplete)"),
             item.created,
             ", ".join(f"{r}:{i.image_id}" for r, i in item.images.items()),
             item.ami_name,
@@ -168,12 +217,26 @@ def list_command(
     region: str = typer.Option(MARKETPLACE_REGION, "--region", help="Region asked for the enabled regions."),
     endpoint_url: str | None = typer.Option(None, "--endpoint-url", metavar="URL", help=_ENDPOINT_HELP),
 ) -> None:
-    """List the images sgarch built, one row per build, newest first."""
-    _, builds = _scan(endpoint_url, region, regions, image)
+    """List the images sgarch built, one row per build, newest first; then what builds left behind."""
+    clients, builds = _scan(endpoint_url, region, regions, image)
     if not builds:
         console.print("no sgarch images found")
+    else:
+        console.print(_builds_table("sgarch images", builds))
+    where = sorted({r for b in builds for r in b.images} | set(_checked_regions(regions) or ()))
+    where = where or enabled_regions(clients, region)
+    leftovers = find_leftovers(clients, where, iam_region=region)
+    if image:
+        # Temporary resources carry no image name; keep those of the listed builds.
+        wanted = {b.build_id for b in builds}
+        leftovers = [item for item in leftovers if item.build_id in wanted]
+    if not leftovers:
+        console.print("no build left anything behind")
         return
-    console.print(_builds_table("sgarch images", builds))
+    _print_leftovers("left behind by failed (or still running) builds:", leftovers)
+    for build_id in sorted({item.build_id for item in leftovers}):
+        regions_of = sorted({item.region for item in leftovers if item.build_id == build_id} - {"global"})
+        console.print(f"remove with: {cleanup_command(build_id, regions_of or [region])}")
 
 
 @ami_app.command("prune")
@@ -218,9 +281,20 @@ def publish_command(
         metavar="ARN",
         help="Role Marketplace assumes to read the AMI; default: the spec's.",
     ),
+    timeout_seconds: int = typer.Option(
+        DEFAULT_TIMEOUT_SECONDS,
+        "--timeout-seconds",
+        metavar="S",
+        help="How long to wait for each change set (the AMI scan can take hours); a rerun resumes waiting.",
+    ),
     endpoint_url: str | None = typer.Option(None, "--endpoint-url", metavar="URL", help=_ENDPOINT_HELP),
 ) -> None:
-    """Add the manifest's us-east-1 image as a new Marketplace product version (validate, then apply)."""
+    """Add the manifest's us-east-1 image as a new Marketplace product version (validate, then apply).
+
+    Safe to rerun: a change set still running from an earlier run is waited for, not started again.
+    """
+    if timeout_seconds < 1:
+        raise ConfigError("--timeout-seconds", "1 or more", timeout_seconds, "give the wait in seconds")
     document = load_manifest(manifest)
     clients = ClientFactory(endpoint_url=endpoint_url)
     result = publish(
@@ -230,5 +304,58 @@ def publish_command(
         product_id=product_id,
         access_role_arn=access_role_arn,
         emit=ProgressPrinter(console),
+        timeout_seconds=timeout_seconds,
     )
     console.print(f"[green]published:[/green] change set {result.apply_change_set_id} {result.status}")
+
+
+@ami_app.command("cleanup")
+def cleanup_cli(
+    build_id: str = typer.Option(
+        ...,
+        "--build-id",
+        metavar="ID",
+        help="The build's id (printed by build and list; the sgarch:build-id tag).",
+    ),
+    regions: str | None = typer.Option(
+        None, "--regions", metavar="R1,R2", help="Regions to clean; default: every enabled region."
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Only list what the build left; remove nothing."),
+    region: str = typer.Option(
+        MARKETPLACE_REGION, "--region", help="Region asked for the enabled regions and used for IAM."
+    ),
+    endpoint_url: str | None = typer.Option(None, "--endpoint-url", metavar="URL", help=_ENDPOINT_HELP),
+) -> None:
+    """Remove everything a build left: instances, groups, volumes, incomplete images, snapshots, IAM.
+
+    Found by the build's tag and the /sgarch-build/ IAM path, also after a build was killed. Safe to run
+    twice; complete images are kept (sgarch ami prune removes those). A build still running is not told
+    apart from a dead one: use --dry-run first.
+    """
+    if not _BUILD_ID.match(build_id):
+        raise ConfigError(
+            "--build-id",
+            "a build id like 0f8fad5b-d9cb-469f-a165-70867728950e",
+            build_id,
+            "copy it from the build's output or from sgarch ami list",
+        )
+    clients = ClientFactory(endpoint_url=endpoint_url)
+    where = list(_checked_regions(regions) or enabled_regions(clients, region))
+    found = find_leftovers(clients, where, build_id, iam_region=region)
+    if not found:
+        console.print(f"nothing left by build {build_id} in {len(where)} region(s)")
+        return
+    _print_leftovers("would remove (dry run):" if dry_run else "removing:", found)
+    if dry_run:
+        console.print("dry run: run again without --dry-run to remove these")
+        return
+    attempts = Attempts(SystemClock(), ProgressPrinter(console))
+    remove_leftovers(clients, found, attempts, iam_region=region)
+    left = find_leftovers(clients, where, build_id, iam_region=region)
+    if attempts.failures or left:
+        problems = "; ".join(str(f) for f in attempts.failures) or "no error reported"
+        ids = ", ".join(f"{item.kind} {item.resource_id} ({item.region})" for item in left) or "nothing"
+        raise AmiBuildError(
+            f"cleanup of build {build_id} left {ids} ({problems}); run the same command again"
+        )
+    console.print(f"[green]removed {len(found)} resource(s)[/green] of build {build_id}")

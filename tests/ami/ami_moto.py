@@ -5,7 +5,12 @@ moto gaps this works around, each on the emulator side only (the builder has no 
   instead of moto's ~1,300 defaults (which cost ~2.5 s per region backend);
 - AWS-managed IAM policies are not loaded by default: we load only AmazonSSMManagedInstanceCore;
 - SSM ``DescribeInstanceInformation`` is not implemented: we answer it with every asked-for instance
-  ``Online`` (a real agent registers within a minute of boot).
+  ``Online`` (a real agent registers within a minute of boot);
+- ``CreateImage`` raises NotImplementedError for ``TagSpecifications`` of ResourceType ``snapshot``, and
+  ``CopyImage`` ignores ``TagSpecifications`` altogether: we apply them as EC2 does, at creation;
+- a copy's snapshot is described "Auto-created snapshot for AMI …": we use the text EC2 gives it,
+  "Copied for DestinationAmi ami-NEW from SourceAmi ami-SRC for SourceSnapshot snap-…", which is what a
+  user's own copy of an sgarch image carries and what the snapshot sweep must not match.
 """
 
 from __future__ import annotations
@@ -80,9 +85,15 @@ def configured_moto() -> Iterator[None]:
     )
     had_ssm_info = hasattr(SimpleSystemManagerResponse, "describe_instance_information")
     SimpleSystemManagerResponse.describe_instance_information = _describe_instance_information  # type: ignore[attr-defined]
+    from moto.ec2.responses.amis import AmisResponse
+
+    saved_create, saved_copy = AmisResponse.create_image, AmisResponse.copy_image
+    AmisResponse.create_image = _create_image  # type: ignore[method-assign]
+    AmisResponse.copy_image = _copy_image  # type: ignore[method-assign]
     try:
         yield
     finally:
+        AmisResponse.create_image, AmisResponse.copy_image = saved_create, saved_copy  # type: ignore[method-assign]
         if not had_ssm_info:
             del SimpleSystemManagerResponse.describe_instance_information  # type: ignore[attr-defined]
         amis.AMIS[:] = saved_amis
@@ -106,6 +117,55 @@ def _describe_instance_information(self: Any) -> Any:
             ]
         }
     )
+
+
+def _tag_specs(self: Any) -> tuple[dict[str, str], dict[str, str]]:
+    """The image tags and the snapshot tags of a request's TagSpecifications."""
+    found: dict[str, dict[str, str]] = {"image": {}, "snapshot": {}}
+    for spec in self._get_param("TagSpecifications", []):
+        found[spec["ResourceType"]].update({t["Key"]: t["Value"] for t in spec.get("Tags", [])})
+    return found["image"], found["snapshot"]
+
+
+def _create_image(self: Any) -> Any:
+    """moto's CreateImage, with snapshot TagSpecifications applied (moto raises NotImplementedError)."""
+    from moto.core.responses import ActionResult
+
+    image_tags, snapshot_tags = _tag_specs(self)
+    self.error_on_dryrun()
+    image = self.ec2_backend.create_image(
+        self._get_param("InstanceId"),
+        self._get_param("Name"),
+        self._get_param("Description", ""),
+        tag_specifications=[
+            {"ResourceType": "image", "Tags": [{"Key": k, "Value": v} for k, v in image_tags.items()]}
+        ],
+    )
+    if snapshot_tags:
+        self.ec2_backend.create_tags([image.ebs_snapshot.id], snapshot_tags)
+    return ActionResult({"ImageId": image.id})
+
+
+def _copy_image(self: Any) -> Any:
+    """moto's CopyImage, with TagSpecifications applied and the snapshot described as EC2 describes it."""
+    from moto.core.responses import ActionResult
+
+    image_tags, snapshot_tags = _tag_specs(self)
+    self.error_on_dryrun()
+    source_id, source_region = self._get_param("SourceImageId"), self._get_param("SourceRegion")
+    image = self.ec2_backend.copy_image(
+        source_id, source_region, self._get_param("Name"), self._get_param("Description")
+    )
+    snapshot = image.ebs_snapshot
+    snapshot.description = (
+        f"Copied for DestinationAmi {image.id} from SourceAmi {source_id} for SourceSnapshot "
+        f"{snapshot.id}. Task created on 1,700,000,000,000."
+    )
+    if image_tags:
+        self.ec2_backend.create_tags([image.id], image_tags)
+    if snapshot_tags:
+        self.ec2_backend.create_tags([snapshot.id], snapshot_tags)
+    return ActionResult({"ImageId": image.id})
 
 
 _ENV = (

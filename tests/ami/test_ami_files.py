@@ -17,8 +17,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from sgarch.ami.builder import file_commands, plan_build
+from sgarch.ami.pipeline import plan_build
 from sgarch.ami.spec import INLINE_BUDGET_BYTES, MAX_FILE_BYTES, FileRef, LoadedSpec, load_spec
+from sgarch.ami.steps.commands import file_commands
 from sgarch.errors import ConfigError, format_value
 
 HEADER = "name: x1\nsourcegraph_version: 7.5.4453\n"
@@ -315,20 +316,20 @@ def test_small_files_share_one_command_and_big_ones_split() -> None:
 def test_files_are_copied_even_without_provisioners_and_only_once(
     folder: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from sgarch.ami import builder
+    from sgarch.ami.steps import Harden, Provision, commands
 
     loaded = _load(folder, GOOD)
     assert loaded.provisioners == ()
     sent: list[tuple[str, list[str], str]] = []
     monkeypatch.setattr(
-        builder,
-        "_run_command",
+        commands,
+        "run_command",
         lambda state, step, commands, what, timeout: sent.append((step, commands, what)),
     )
     events: list[object] = []
     state = SimpleNamespace(loaded=loaded, emit=events.append)
-    builder.Provision().run(state)  # type: ignore[arg-type]
+    Provision().run(state)  # type: ignore[arg-type]
     assert [(step, what) for step, _, what in sent] == [("provision", "copying files (1 of 1)")]
     assert sent[0][1] == file_commands(loaded.files)[0]
-    builder.Harden().run(state)  # type: ignore[arg-type]
+    Harden().run(state)  # type: ignore[arg-type]
     assert [what for _, _, what in sent[1:]] == ["harden.sh"]  # the default hardening, no second copy

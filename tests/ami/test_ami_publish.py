@@ -64,7 +64,24 @@ def catalog(monkeypatch: pytest.MonkeyPatch) -> Any:
     return boto3.client("marketplace-catalog", region_name="us-east-1")
 
 
-def _start(stub: Stubber, intent: str, change_set_id: str) -> None:
+def _name(intent: str) -> str:
+    return f"sgarch sourcegraph-single-node 7.5.4453 {intent.lower()}"
+
+
+def _list(stub: Stubber, intent: str, *summaries: dict[str, Any]) -> None:
+    stub.add_response(
+        "list_change_sets",
+        {"ChangeSetSummaryList": list(summaries)},
+        {
+            "Catalog": "AWSMarketplace",
+            "FilterList": [{"Name": "ChangeSetName", "ValueList": [_name(intent)]}],
+            "Sort": {"SortBy": "StartTime", "SortOrder": "DESCENDING"},
+        },
+    )
+
+
+def _start(stub: Stubber, intent: str, change_set_id: str, token: Any = ANY) -> None:
+    _list(stub, intent)
     stub.add_response(
         "start_change_set",
         {
@@ -75,8 +92,8 @@ def _start(stub: Stubber, intent: str, change_set_id: str) -> None:
             "Catalog": "AWSMarketplace",
             "ChangeSet": [EXPECTED_CHANGE],
             "Intent": intent,
-            "ChangeSetName": f"sgarch sourcegraph-single-node 7.5.4453 {intent.lower()}",
-            "ClientRequestToken": ANY,
+            "ChangeSetName": _name(intent),
+            "ClientRequestToken": token,
         },
     )
 
@@ -172,3 +189,88 @@ def test_bad_input_is_refused_before_any_call(
     with Stubber(catalog), pytest.raises(ConfigError) as raised:
         publish(manifest, client=catalog, clock=FakeClock(), **kwargs)
     assert str(raised.value).startswith(message)
+
+
+def _tokens(catalog: Any, manifest: dict[str, Any]) -> list[str]:
+    """The ClientRequestTokens one successful publish of ``manifest`` sends."""
+    sent: list[str] = []
+
+    def record(params: dict[str, Any], **_: Any) -> None:
+        sent.append(params["ClientRequestToken"])
+
+    catalog.meta.events.register("before-parameter-build.marketplace-catalog.StartChangeSet", record)
+    try:
+        with Stubber(catalog) as stub:
+            _start(stub, "VALIDATE", "cs-v")
+            _describe(stub, "cs-v", "SUCCEEDED")
+            _start(stub, "APPLY", "cs-a")
+            _describe(stub, "cs-a", "SUCCEEDED")
+            publish(manifest, client=catalog, clock=FakeClock())
+    finally:
+        catalog.meta.events.unregister("before-parameter-build.marketplace-catalog.StartChangeSet", record)
+    return sent
+
+
+def test_the_request_token_is_stable_for_a_manifest(catalog: Any) -> None:
+    manifest = {**MANIFEST, "build_id": "0f8fad5b-d9cb-469f-a165-70867728950e"}
+    first, again = _tokens(catalog, manifest), _tokens(catalog, manifest)
+    assert first == again and len(set(first)) == 2  # one per intent, the same on every run
+    assert all(len(t) == 36 for t in first)  # within ClientRequestToken's 64 characters
+    other = _tokens(catalog, {**manifest, "build_id": "7c9e6679-7425-40de-944b-e07fc1f90ae7"})
+    assert set(other).isdisjoint(first)
+
+
+def test_a_rerun_waits_for_the_running_change_set_instead_of_starting_another(catalog: Any) -> None:
+    clock = FakeClock()
+    running = {"ChangeSetId": "cs-a9", "ChangeSetName": _name("APPLY"), "Status": "APPLYING"}
+    done = {"ChangeSetId": "cs-v9", "ChangeSetName": _name("VALIDATE"), "Status": "SUCCEEDED"}
+    with Stubber(catalog) as stub:
+        _list(stub, "VALIDATE", done)
+        _describe(stub, "cs-v9", "SUCCEEDED")
+        _list(stub, "APPLY", running)
+        _describe(stub, "cs-a9", "APPLYING")
+        _describe(stub, "cs-a9", "SUCCEEDED")
+        result = publish(MANIFEST, client=catalog, clock=clock)
+        stub.assert_no_pending_responses()  # no StartChangeSet at all
+    assert (result.validate_change_set_id, result.apply_change_set_id) == ("cs-v9", "cs-a9")
+
+
+def test_resource_in_use_attaches_to_our_change_set_or_says_what_to_do(catalog: Any) -> None:
+    running = {"ChangeSetId": "cs-a7", "ChangeSetName": _name("APPLY"), "Status": "PREPARING"}
+    with Stubber(catalog) as stub:
+        _start(stub, "VALIDATE", "cs-v7")
+        _describe(stub, "cs-v7", "SUCCEEDED")
+        _list(stub, "APPLY")
+        stub.add_client_error("start_change_set", "ResourceInUseException", "entity is in use", 409)
+        _list(stub, "APPLY", running)
+        _describe(stub, "cs-a7", "SUCCEEDED")
+        result = publish(MANIFEST, client=catalog, clock=FakeClock())
+    assert result.apply_change_set_id == "cs-a7"
+
+    with Stubber(catalog) as stub:
+        _list(
+            stub,
+            "VALIDATE",
+            {"ChangeSetId": "cs-v7", "ChangeSetName": _name("VALIDATE"), "Status": "SUCCEEDED"},
+        )
+        _describe(stub, "cs-v7", "SUCCEEDED")
+        _list(stub, "APPLY")
+        stub.add_client_error("start_change_set", "ResourceInUseException", "entity is in use", 409)
+        _list(stub, "APPLY")
+        with pytest.raises(
+            BuildError, match=r"^product prod-abc123xyz has another change set in progress; wait"
+        ):
+            publish(MANIFEST, client=catalog, clock=FakeClock())
+
+
+def test_the_default_wait_outlasts_a_long_scan(catalog: Any) -> None:
+    clock = FakeClock()
+    with Stubber(catalog) as stub:
+        _start(stub, "VALIDATE", "cs-v8")
+        _describe(stub, "cs-v8", "SUCCEEDED")
+        _start(stub, "APPLY", "cs-a8")
+        for _ in range(200):  # 60 s apart once backed off: over three hours of scanning
+            _describe(stub, "cs-a8", "APPLYING")
+        _describe(stub, "cs-a8", "SUCCEEDED")
+        publish(MANIFEST, client=catalog, clock=clock)
+    assert clock.now > 3 * 3600

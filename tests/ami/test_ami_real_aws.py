@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 
 from sgarch.ami import BuildOptions, ClientFactory, build, load_spec
 from sgarch.ami.runner import BuildEvent
-from sgarch.errors import AmiBuildError
+from sgarch.errors import AmiBuildError, ConfigError
 
 pytestmark = pytest.mark.usefixtures("aws")
 
@@ -137,8 +137,8 @@ def test_output_past_the_ssm_limit_is_reported_once(spec_dir: Path, clock: FakeC
     _, recorder, events = _build(spec_dir, clock, [("after-call.ssm.GetCommandInvocation", long_output)])
     warnings = [e.message for e in events if e.kind == "warning" and e.step == "provision"]
     assert warnings == [
-        "install.sh: SSM returns only the first 24,000 characters of output; the rest is not shown "
-        "(the exit code still decides)"
+        "install.sh: SSM returns only the first 24,000 characters of output; the rest is in CloudWatch Logs "
+        "group /sgarch/ami-builds (the exit code still decides)"
     ]
     install = [p for p in recorder.of("SendCommand") if "install" in p["Comment"]]
     assert install[0]["Parameters"]["executionTimeout"] == ["3600"]
@@ -245,3 +245,127 @@ def test_prune_retries_a_snapshot_still_held_by_the_deregistered_image(
             OwnerIds=["self"], Filters=[{"Name": "tag:sgarch:build-id", "Values": [result.build_id]}]
         )["Snapshots"]
         assert tagged == []
+
+
+def _default_encryption(key: str) -> list[tuple[str, Any]]:
+    """Account-level default encryption with ``key``, answered before the call reaches moto.
+
+    moto does not implement GetEbsDefaultKmsKeyId; a before-call handler's return value is the response.
+    """
+
+    def answer(parsed: dict[str, Any]) -> Any:
+        def hook(**_: Any) -> Any:
+            return (type("Http", (), {"status_code": 200})(), parsed)
+
+        return hook
+
+    return [
+        ("before-call.ec2.GetEbsEncryptionByDefault", answer({"EbsEncryptionByDefault": True})),
+        ("before-call.ec2.GetEbsDefaultKmsKeyId", answer({"KmsKeyId": key})),
+    ]
+
+
+CMK = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
+def test_default_encryption_with_a_customer_key_is_refused_for_marketplace(
+    before: dict[str, Any], spec_dir: Path, clock: FakeClock
+) -> None:
+    with (spec_dir / "ami.yaml").open("a") as spec:
+        spec.write(
+            "marketplace: {usage_instructions: Open https://<ip>, security_groups: [{from_port: 443, to_port: 443}]}\n"
+        )
+    with pytest.raises(ConfigError) as raised:
+        _build(spec_dir, clock, _default_encryption(CMK))
+    assert str(raised.value).startswith(
+        f"default EBS encryption must be off in us-east-1 for a Marketplace image (got '{CMK}'): Marketplace "
+        "refuses encrypted snapshots and this key would encrypt the image; turn it off "
+        "(aws ec2 disable-ebs-encryption-by-default --region us-east-1) for the build."
+    )
+    assert inventory(REGIONS) == before
+
+
+def test_default_encryption_with_a_customer_key_is_warned_about_when_sharing(
+    spec_dir: Path, clock: FakeClock
+) -> None:
+    result, _, events = _build(spec_dir, clock, _default_encryption(CMK))
+    assert set(result.images) == set(REGIONS)
+    warnings = {
+        e.region: e.message for e in events if e.kind == "warning" and "default EBS encryption" in e.message
+    }
+    assert set(warnings) == set(REGIONS)
+    assert all(CMK in w and "needs a grant on that key" in w for w in warnings.values())
+
+
+def test_output_streams_to_cloudwatch_and_the_role_may_write_there_only(
+    spec_dir: Path, clock: FakeClock
+) -> None:
+    import json
+
+    result, recorder, events = _build(spec_dir, clock, [])
+    scripts = [p for p in recorder.of("SendCommand") if p["Parameters"]["commands"] != ["true"]]
+    assert scripts and all(
+        p["CloudWatchOutputConfig"]
+        == {"CloudWatchLogGroupName": "/sgarch/ami-builds", "CloudWatchOutputEnabled": True}
+        for p in scripts
+    )
+    shown = [
+        e.message for e in events if "live output in CloudWatch Logs group /sgarch/ami-builds" in e.message
+    ]
+    assert len(shown) == len(scripts)
+    (put,) = recorder.of("PutRolePolicy")
+    assert put["RoleName"] == f"sgarch-build-{result.build_id}"
+    statements = json.loads(put["PolicyDocument"])["Statement"]
+    group = "arn:aws:logs:us-east-1:123456789012:log-group:/sgarch/ami-builds"
+    assert statements[0]["Resource"] == [group, f"{group}:*"]
+    assert "logs:PutLogEvents" in statements[0]["Action"] and "*" not in str(statements[0]["Action"])
+    assert statements[1] == {
+        "Effect": "Allow",
+        "Action": "logs:DescribeLogGroups",
+        "Resource": "arn:aws:logs:us-east-1:123456789012:log-group:*",
+    }
+
+
+def test_a_failure_is_summed_up_from_stdout_when_stderr_is_empty(
+    before: dict[str, Any], spec_dir: Path, clock: FakeClock
+) -> None:
+    def fail(parsed: dict[str, Any], **_: Any) -> None:
+        if parsed.get("Status") == "Success" and "install" in parsed.get("Comment", ""):
+            lines = "".join(f"step {i}\n" for i in range(1, 9)) + "error: disk full\n"
+            parsed.update(
+                Status="Failed", ResponseCode=1, StandardOutputContent=lines, StandardErrorContent=""
+            )
+
+    with pytest.raises(AmiBuildError) as raised:
+        _build(spec_dir, clock, [("after-call.ssm.GetCommandInvocation", fail)])
+    assert "exit code 1: step 5 | step 6 | step 7 | step 8 | error: disk full (full output:" in str(
+        raised.value
+    )
+    assert inventory(REGIONS) == before
+
+
+def test_images_and_snapshots_are_tagged_at_creation_and_marked_complete_last(
+    spec_dir: Path, clock: FakeClock
+) -> None:
+    result, recorder, _ = _build(spec_dir, clock, [])
+    for call in (*recorder.of("CreateImage"), *recorder.of("CopyImage")):
+        kinds = {
+            s["ResourceType"]: {t["Key"]: t["Value"] for t in s["Tags"]} for s in call["TagSpecifications"]
+        }
+        assert set(kinds) == {"image", "snapshot"}
+        assert kinds["snapshot"]["sgarch:build-id"] == result.build_id
+        assert kinds["image"]["sgarch:build-complete"] == "false"
+    # The complete tag is the build's last AWS call in every region.
+    names = [name for _, name, _ in recorder.calls if not name.startswith(("Describe", "Get", "List"))]
+    last = names[names.index("CreateTags") :]
+    assert set(last[: len(REGIONS)]) == {"CreateTags"}
+    tagged = recorder.of("CreateTags")
+    assert sorted(t["Resources"][0] for t in tagged) == sorted(result.images.values())
+    assert all(t["Tags"] == [{"Key": "sgarch:build-complete", "Value": "true"}] for t in tagged)
+    for region, image_id in result.images.items():
+        ec2 = boto3.client("ec2", region_name=region)
+        image = ec2.describe_images(ImageIds=[image_id])["Images"][0]
+        assert {"Key": "sgarch:build-complete", "Value": "true"} in image["Tags"]
+        snapshot = image["BlockDeviceMappings"][0]["Ebs"]["SnapshotId"]
+        tags = ec2.describe_snapshots(SnapshotIds=[snapshot])["Snapshots"][0]["Tags"]
+        assert {"Key": "sgarch:build-id", "Value": result.build_id} in tags

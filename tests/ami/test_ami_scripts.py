@@ -86,3 +86,34 @@ def test_harden_removes_keys_logs_and_history(tmp_path: Path) -> None:
     assert not (root / "var/lib/cloud").exists() and list((root / "tmp").iterdir()) == []
     dropin = (root / "etc/ssh/sshd_config.d/00-sgarch-hardening.conf").read_text().splitlines()
     assert {"PasswordAuthentication no", "PermitRootLogin no", "PermitEmptyPasswords no"} <= set(dropin)
+
+
+def test_harden_removes_the_ssm_agents_stored_commands_last(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    ssm = root / "var/lib/amazon/ssm/i-0123456789abcdef0/document"
+    stored = [
+        "orchestration/11111111-aaaa/awsrunShellScript/0.awsrunShellScript/_script.sh",
+        "state/completed/11111111-aaaa",
+        "state/current/22222222-bbbb",
+    ]
+    for path in stored:
+        (ssm / path).parent.mkdir(parents=True, exist_ok=True)
+        (ssm / path).write_text("env SECRET=hunter2 bash /var/lib/sgarch-build/00-install.sh")
+    (root / "var/lib/amazon/ssm/ipc").mkdir(parents=True)
+    result = subprocess.run(
+        ["bash", str(REPO / "sgarch" / "ami" / "scripts" / "harden.sh")],
+        env={**os.environ, "SGARCH_ROOT": str(root)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[-1].endswith("sgarch-harden: removing the SSM agent's stored commands")  # the very end
+    assert [p for p in ssm.rglob("*") if p.is_file()] == []
+    assert (root / "var/lib/amazon/ssm/ipc").is_dir()  # the agent's own state stays
+    # What this very command leaves is removed when the instance stops, by a unit that then removes itself.
+    unit = (root / "etc/systemd/system/sgarch-ssm-wipe.service").read_text()
+    assert "Before=amazon-ssm-agent.service" in unit
+    assert "ExecStop=/bin/sh -c 'rm -rf /var/lib/amazon/ssm/*/document/orchestration" in unit
+    assert "/etc/systemd/system/sgarch-ssm-wipe.service'" in unit

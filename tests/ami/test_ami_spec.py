@@ -88,6 +88,51 @@ def _spec_error(tmp_path: Path, yaml_text: str) -> str:
             "provisioners[0] must be a path inside the spec folder (got '../escape.sh')",
         ),
         ("provisioners: [missing.sh]\n", "provisioners[0] must be an existing script (got 'missing.sh')"),
+        # Volume settings per type (EC2 API reference, EbsBlockDevice Iops/Throughput).
+        (
+            "root_volume: {volume_size_gib: 50, volume_type: io2}\n",
+            "root_volume.iops must be set for an io2 volume (got None): add iops: between 100 and 256000.",
+        ),
+        (
+            "root_volume: {volume_size_gib: 50, volume_type: gp2, iops: 3000}\n",
+            "root_volume.iops must be unset for a gp2 volume (got 3000): gp2 IOPS follow the volume size",
+        ),
+        (
+            "extra_volumes: [{device_name: /dev/sdb, volume_size_gib: 50, volume_type: io2, iops: 100, "
+            "throughput_mibps: 500}]\n",
+            "extra_volumes[0].throughput_mibps must be unset for a io2 volume (got 500): throughput can be set on "
+            "gp3 only",
+        ),
+        (
+            "root_volume: {volume_size_gib: 50, iops: 80001}\n",
+            "root_volume.iops must be between 3,000 and 80,000 for gp3 (got 80,001)",
+        ),
+        (
+            "root_volume: {volume_size_gib: 50, volume_type: io2, iops: 256001}\n",
+            "root_volume.iops must be between 100 and 256,000 for io2 (got 256,001)",
+        ),
+        (
+            "root_volume: {volume_size_gib: 50, throughput_mibps: 124}\n",
+            "root_volume.throughput_mibps must be between 125 and 2,000 MiB/s for gp3 (got 124)",
+        ),
+        # What Marketplace's AddDeliveryOptions needs, found at load time rather than hours into a scan.
+        (
+            "marketplace: {security_groups: [{from_port: 443, to_port: 443}]}\n",
+            "marketplace.usage_instructions must be set (got '')",
+        ),
+        (
+            "marketplace: {usage_instructions: Open https, security_groups: []}\n",
+            "marketplace.security_groups must be at least one inbound rule (got [])",
+        ),
+        (
+            "marketplace: {usage_instructions: x, security_groups: [{from_port: 443, to_port: 80}]}\n",
+            "marketplace.security_groups[0].to_port must be at least from_port (443) (got 80)",
+        ),
+        (
+            "marketplace: {usage_instructions: x, security_groups: [{from_port: 443, to_port: 443, "
+            "ip_ranges: [everywhere]}]}\n",
+            "marketplace.security_groups[0].ip_ranges must be CIDR blocks like 0.0.0.0/0 (got 'everywhere')",
+        ),
         (
             "hardening: ['package:sgarch.nonexistent/x.sh']\n",
             "hardening[0] must be a script in an installed package (got 'package:sgarch.nonexistent/x.sh')",
@@ -96,6 +141,19 @@ def _spec_error(tmp_path: Path, yaml_text: str) -> str:
 )
 def test_bad_specs_fail_with_one_line(tmp_path: Path, yaml_text: str, message: str) -> None:
     assert _spec_error(tmp_path, yaml_text).startswith(message)
+
+
+@pytest.mark.parametrize(
+    "volume",
+    [
+        "{volume_size_gib: 50, volume_type: gp3, iops: 80000, throughput_mibps: 2000}",
+        "{volume_size_gib: 50, volume_type: io2, iops: 100}",
+        "{volume_size_gib: 50, volume_type: gp2}",
+    ],
+)
+def test_volume_settings_at_the_limits_load(tmp_path: Path, volume: str) -> None:
+    (tmp_path / "ami.yaml").write_text(f"name: x1\nsourcegraph_version: 7.5.4453\nroot_volume: {volume}\n")
+    assert load_spec(tmp_path).spec.root_volume.volume_size_gib == 50
 
 
 def test_missing_spec_and_bad_yaml(tmp_path: Path) -> None:

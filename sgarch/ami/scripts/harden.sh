@@ -7,11 +7,14 @@
 # - no SSH host keys (sshd-keygen makes fresh ones on first boot, so no two instances share them);
 # - password and root login disabled in sshd, root's password locked;
 # - cloud-init cleaned, so user-data runs again on the buyer's first boot;
-# - logs, shell history, the machine id and temporary files cleared.
+# - logs, shell history, the machine id and temporary files cleared;
+# - the SSM agent's stored commands removed (each holds its script and environment values), last of all.
 set -euo pipefail
 
 ROOT="${SGARCH_ROOT:-}"
 SSHD_DROPIN="$ROOT/etc/ssh/sshd_config.d/00-sgarch-hardening.conf"
+SSM_STATE="$ROOT/var/lib/amazon/ssm"
+SSM_WIPE_UNIT="$ROOT/etc/systemd/system/sgarch-ssm-wipe.service"
 
 log() { printf '%s sgarch-harden: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*"; }
 die() {
@@ -78,6 +81,52 @@ clear_traces() {
     fi
 }
 
+current_command() {
+    # This script runs inside an SSM command: the agent's _script.sh, under document/orchestration/<command
+    # id>/, is one of our ancestors. Its id is the one entry that must survive until the command ends.
+    local pid=$$ cmdline
+    while [[ "$pid" -gt 1 ]]; do
+        cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null || true)
+        if [[ "$cmdline" =~ /document/orchestration/([^/ ]+)/ ]]; then
+            printf '%s\n' "${BASH_REMATCH[1]}"
+            return
+        fi
+        pid=$(awk '{print $4}' "/proc/$pid/stat" 2>/dev/null || echo 1)
+    done
+}
+
+clear_ssm_commands() {
+    log "removing the SSM agent's stored commands"
+    local current entry
+    current=$(current_command)
+    # Every finished command: its script (orchestration) and its parameters (state), environment included.
+    for entry in "$SSM_STATE"/*/document/orchestration/* "$SSM_STATE"/*/document/state/*/*; do
+        [[ -e "$entry" ]] || continue
+        if [[ -n "$current" && "$(basename "$entry")" == "$current" ]]; then
+            continue
+        fi
+        rm -rf "$entry"
+    done
+    # The running command (this one) is recorded again when it ends, so it goes when the instance stops:
+    # a unit ordered before the agent is stopped after it, then removes itself. It is started, not
+    # enabled, so it never runs on a buyer's instance.
+    mkdir -p "$(dirname "$SSM_WIPE_UNIT")"
+    printf '%s\n' \
+        '[Unit]' \
+        'Description=sgarch image build: remove the SSM agent stored commands at shutdown' \
+        'Before=amazon-ssm-agent.service' \
+        '[Service]' \
+        'Type=oneshot' \
+        'RemainAfterExit=yes' \
+        'ExecStart=/bin/true' \
+        "ExecStop=/bin/sh -c 'rm -rf /var/lib/amazon/ssm/*/document/orchestration /var/lib/amazon/ssm/*/document/state /etc/systemd/system/sgarch-ssm-wipe.service'" \
+        >"$SSM_WIPE_UNIT"
+    if [[ -z "$ROOT" ]] && command -v systemctl >/dev/null; then
+        systemctl daemon-reload
+        systemctl start sgarch-ssm-wipe.service
+    fi
+}
+
 verify() {
     local home leftover=()
     while IFS= read -r home; do
@@ -98,6 +147,7 @@ main() {
     clean_cloud_init
     clear_traces
     verify
+    clear_ssm_commands
 }
 
 main "$@"
