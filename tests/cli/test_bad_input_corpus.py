@@ -70,6 +70,10 @@ CORPUS: list[list[str]] = [
     ["ami", "build", SPEC, "--version", "latest", "--dry-run"],
     ["ami", "build", SPEC, "--regions", "mars-north-1", "--dry-run"],
     ["ami", "build", SPEC, "--source-ami", "image-1", "--dry-run"],
+    # ami cleanup
+    ["ami", "cleanup", "--build-id", "bad id!", "--dry-run"],
+    ["ami", "cleanup", "--build-id", "0f8fad5b-d9cb-469f-a165-70867728950e", "--regions", "mars-1", "--dry-run"],
+    ["ami", "cleanup", "--dry-run"],
     # doctor
     ["doctor", "--stack-outputs", "/nonexistent/outputs.json"],
     ["doctor", "--stack-outputs", str(ROOT / "README.md")],
@@ -94,4 +98,4 @@ def test_the_corpus_is_large_enough() -> None:
     commands = {
         " ".join(argv[:2]) if argv[0] in {"upgrade", "loadtest", "ami"} else argv[0] for argv in CORPUS
     }
-    assert {"size", "plan", "upgrade plan", "loadtest run", "ami build", "doctor"} <= commands
+    assert {"size", "plan", "upgrade plan", "loadtest run", "ami build", "ami cleanup", "doctor"} <= commands
