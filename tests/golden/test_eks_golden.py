@@ -5,11 +5,11 @@ Regenerate with ``make golden`` (``SGARCH_UPDATE_GOLDEN=1``)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from chart_keys import CHART_KEYS, key_paths
 
 from sgarch.eks.nodegroups import NodePlan, plan_node_groups
 from sgarch.helm import (
@@ -20,19 +20,12 @@ from sgarch.helm import (
     compose_values,
     excluded_services,
 )
+from sgarch.helm.values import redis_endpoint
 from sgarch.sizing import estimate_for_tier
 from sgarch.tiers import Tier
 
 # values.yaml's keys, plus the paths the templates read that values.yaml does not declare (gitserver.env).
-CHART_KEYS = {
-    line.strip()
-    for line in (Path(__file__).parents[1] / "data" / "chart-keys.txt").read_text().splitlines()
-    if line.strip() and not line.startswith("#")
-} | set(
-    yaml.safe_load((Path(__file__).parents[1] / "data" / "chart-template-keys.yaml").read_text())["values"]
-)
 # Maps whose keys are free-form in the chart: environment variables and Kubernetes annotations.
-FREE_FORM = ("env", "annotations")
 HOSTS = {
     k: f"{k.lower()}.abcdefghijkl.us-east-1.rds.amazonaws.com"
     for k in ("pgsql", "codeIntelDB", "codeInsightsDB")
@@ -50,16 +43,6 @@ OPTIONS: dict[str, dict[str, Any]] = {
     },
     "s3": {"s3": S3Options(bucket="sourcegraph-objects-0123456", region="us-east-1")},
 }
-
-
-def key_paths(node: dict[str, Any], prefix: str = "") -> list[str]:
-    paths = []
-    for key, value in node.items():
-        path = f"{prefix}.{key}" if prefix else key
-        paths.append(path)
-        if isinstance(value, dict) and key not in FREE_FORM:
-            paths.extend(key_paths(value, path))
-    return paths
 
 
 def node_plan(tier: Tier, option: str) -> NodePlan:
@@ -126,10 +109,20 @@ def test_external_postgres_disables_databases_and_sets_auth() -> None:
 def test_s3_disables_blobstore_and_redis_uses_tls() -> None:
     assert render(Tier.S, "s3")["blobstore"] == {"enabled": False}
     redis = render(Tier.S, "elasticache")
+    # The endpoint carries the AUTH token, so it lives in a Kubernetes Secret, not in the values.
     assert redis["redisStore"] == {
         "enabled": False,
-        "connection": {"endpoint": "rediss://store.example.use1.cache.amazonaws.com:6379"},
+        "connection": {"existingSecret": "redis-store-connection"},
     }
+    assert redis_endpoint("store.example.use1.cache.amazonaws.com", 6379, "t0ken") == (
+        "rediss://:t0ken@store.example.use1.cache.amazonaws.com:6379"
+    )
+    plain = compose_values(
+        estimate_for_tier(Tier.S),
+        storage_class_name="ebs-gp3",
+        redis=RedisOptions(cache_host="cache.example", store_host="store.example", auth=False),
+    )
+    assert plain["redisStore"]["connection"] == {"endpoint": "rediss://store.example:6379"}
 
 
 def test_values_replicas_match_the_packing() -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pytest
-import yaml
+from chart_keys import CHART_KEYS, TEMPLATE_KEYS, key_paths
 
 from sgarch.eks.versions import SOURCEGRAPH_CHART_VERSION
 from sgarch.helm import PostgresOptions, RedisOptions, S3Options, compose_values
@@ -22,14 +22,7 @@ from sgarch.sizing import estimate_for_tier
 from sgarch.tiers import Tier
 
 DATA = Path(__file__).parents[1] / "data"
-TEMPLATE_KEYS: dict[str, Any] = yaml.safe_load((DATA / "chart-template-keys.yaml").read_text())
-VALUES_KEYS = {
-    line.strip()
-    for line in (DATA / "chart-keys.txt").read_text().splitlines()
-    if line.strip() and not line.startswith("#")
-}
 CITATION = re.compile(r"^(_helpers\.tpl|_worker\.tpl|[a-z-]+/[A-Za-z.-]+\.yaml):\d+( \(.+\))?$")
-FREE_FORM = ("env", "annotations")
 HOSTS = {k: f"{k.lower()}.abcdefghijkl.us-east-1.rds.amazonaws.com" for k in DATABASES}
 OPTIONS: dict[str, dict[str, Any]] = {
     "in-cluster": {},
@@ -47,16 +40,6 @@ OPTIONS: dict[str, dict[str, Any]] = {
 
 def render(option: str) -> dict[str, Any]:
     return compose_values(estimate_for_tier(Tier.S), storage_class_name="ebs-gp3", **OPTIONS[option])
-
-
-def key_paths(node: dict[str, Any], prefix: str = "") -> list[str]:
-    paths = []
-    for key, value in node.items():
-        path = f"{prefix}.{key}" if prefix else key
-        paths.append(path)
-        if isinstance(value, dict) and key not in FREE_FORM:
-            paths.extend(key_paths(value, path))
-    return paths
 
 
 def test_the_data_describes_the_pinned_chart() -> None:
@@ -78,8 +61,7 @@ def test_database_secret_holds_exactly_the_keys_the_chart_reads(auth: Literal["i
 
 @pytest.mark.parametrize("option", list(OPTIONS))
 def test_values_use_only_keys_the_chart_declares_or_reads(option: str) -> None:
-    known = VALUES_KEYS | set(TEMPLATE_KEYS["values"])
-    assert [p for p in key_paths(render(option)) if p not in known] == []
+    assert [p for p in key_paths(render(option)) if p not in CHART_KEYS] == []
 
 
 @pytest.mark.parametrize("option", list(OPTIONS))

@@ -1,33 +1,14 @@
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
+from chart_keys import VALUES_KEYS, key_paths
 
 from sgarch.sizing import Workload, estimate, estimate_for_tier
 from sgarch.sizing.compose import COMPOSE_SERVICES, render_compose_override
 from sgarch.sizing.helm_values import render_helm_values
 from sgarch.tiers import Tier, machine_tiers
-
-CHART_KEYS = {
-    line.strip()
-    for line in (Path(__file__).parents[1] / "data" / "chart-keys.txt").read_text().splitlines()
-    if line.strip() and not line.startswith("#")
-}
-# Maps whose keys are free-form in the chart (environment variables).
-FREE_FORM = ("env",)
-
-
-def key_paths(node: dict[str, Any], prefix: str = "") -> list[str]:
-    paths = []
-    for key, value in node.items():
-        path = f"{prefix}.{key}" if prefix else key
-        paths.append(path)
-        if isinstance(value, dict) and key not in FREE_FORM:
-            paths.extend(key_paths(value, path))
-    return paths
-
 
 VARIANTS = [estimate_for_tier(t) for t in Tier] + [
     estimate(Workload(code_insights=False)),
@@ -38,7 +19,7 @@ VARIANTS = [estimate_for_tier(t) for t in Tier] + [
 
 @pytest.mark.parametrize("est", VARIANTS, ids=lambda e: f"{e.tier}-{e.workload.users}")
 def test_helm_values_use_only_chart_keys(est: Any) -> None:
-    unknown = [p for p in key_paths(render_helm_values(est)) if p not in CHART_KEYS]
+    unknown = [p for p in key_paths(render_helm_values(est), free_form=("env",)) if p not in VALUES_KEYS]
     assert unknown == []
 
 
