@@ -19,6 +19,7 @@ import contextlib
 import json
 import os
 import threading
+import urllib.request
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -103,6 +104,11 @@ def configured_moto() -> Iterator[None]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+def reset_server(url: str) -> None:
+    """Empty a moto server (``POST /moto-api/reset``); backends, with our images, come back on first use."""
+    urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST"), timeout=10).close()
 
 
 def _describe_instance_information(self: Any) -> Any:

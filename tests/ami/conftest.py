@@ -1,4 +1,4 @@
-"""Fixtures for the AMI builder tests: moto in-process, a small spec, a fake clock and a call recorder."""
+"""Fixtures for the AMI builder tests: moto in-process or as a server, a small spec, a fake clock, a call recorder."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from ami_moto import SHARE_ACCOUNT, FakeClock, Recorder, configured_moto
+from ami_moto import SHARE_ACCOUNT, FakeClock, Recorder, configured_moto, reset_server
 
 SPEC = f"""\
 name: test-image
@@ -34,6 +34,27 @@ def aws() -> Iterator[None]:
 
     with configured_moto(), mock_aws():
         yield
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    """A moto server on 127.0.0.1 (its URL), with ``configured_moto``'s patches, one per test module.
+
+    The server's threads share this process's moto backends and classes, so the patches apply to it too.
+    """
+    from moto.server import ThreadedMotoServer
+
+    with configured_moto():
+        moto_server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        moto_server.start()
+        host, port = moto_server.get_host_and_port()
+        url = f"http://{host}:{port}"
+        try:
+            yield url
+        finally:
+            # Leave no emulated state (built with our patched images) behind for other test modules.
+            reset_server(url)
+            moto_server.stop()
 
 
 @pytest.fixture

@@ -3,39 +3,18 @@
 from __future__ import annotations
 
 import json
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from ami_moto import SHARE_ACCOUNT, Recorder, configured_moto
+from ami_moto import SHARE_ACCOUNT, Recorder
 
 import sgarch.cli.ami as ami_cli
 from sgarch.ami import ClientFactory
 from sgarch.cli.app import main
 
 COPY_REGIONS = ("us-west-2", "eu-west-1", "ap-southeast-2")
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    with configured_moto():
-        moto_server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        moto_server.start()
-        host, port = moto_server.get_host_and_port()
-        url = f"http://{host}:{port}"
-        try:
-            yield url
-        finally:
-            # Leave no emulated state (built with our patched images) behind for other test modules.
-            urllib.request.urlopen(
-                urllib.request.Request(f"{url}/moto-api/reset", method="POST"), timeout=10
-            ).close()
-            moto_server.stop()
 
 
 def _run(argv: list[str]) -> int:

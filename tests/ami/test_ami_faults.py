@@ -2,8 +2,8 @@
 
 For each call site (``CHANGE_CALLS``: the step and the call, declared by the step itself) a build fails at
 that call, and another is interrupted (Ctrl-C) right after it. Each delete a cleanup makes fails once with a
-500 and once with a throttle. SIGTERM and SIGHUP arrive after every step. After every case the account holds
-exactly what it held before.
+500 and once with a throttle. SIGTERM and SIGHUP arrive after every step. Every case builds against a moto
+server on 127.0.0.1 (``--endpoint-url``), reset before it; after every case the server holds nothing at all.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ import signal
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
-from ami_moto import REGIONS, FakeClock, Recorder, inventory
+from ami_moto import BASE_AMI_ID, REGIONS, FakeClock, Recorder, empty, inventory, reset_server
 from botocore.exceptions import ClientError
 
 from sgarch.ami import (
@@ -32,14 +33,27 @@ from sgarch.ami.runner import BuildEvent
 from sgarch.cli.app import main
 from sgarch.errors import AmiBuildError
 
-pytestmark = pytest.mark.usefixtures("aws")
-
 _READ_ONLY = ("Describe", "Get", "List")
 
 
 @pytest.fixture
-def before() -> dict[str, Any]:
-    return inventory(REGIONS)
+def endpoint(server: str) -> str:
+    """The moto server's URL, the server emptied first; its backends (our base images, default VPCs) come
+    back on first use."""
+    reset_server(server)
+    return server
+
+
+def _left(endpoint: str) -> dict[str, Any]:
+    """What the server holds in every region the build touches."""
+    return inventory(REGIONS, endpoint_url=endpoint)
+
+
+def _assert_nothing_left(endpoint: str) -> None:
+    found = _left(endpoint)
+    assert empty(found), {
+        f"{where} {kind}": ids for where, kinds in found.items() for kind, ids in kinds.items() if ids
+    }
 
 
 class _Steps:
@@ -67,20 +81,35 @@ def _error(code: str, status: int, operation: str) -> ClientError:
     )
 
 
-def _build(spec_dir: Path, hooks: list[tuple[str, Any]], tracker: _Steps | None = None, **kwargs: Any) -> Any:
+def _build(
+    endpoint: str, spec_dir: Path, hooks: list[tuple[str, Any]], tracker: _Steps | None = None, **kwargs: Any
+) -> Any:
     return build(
         load_spec(spec_dir),
         BuildOptions(manifest_path=spec_dir / "m.json"),
-        ClientFactory(event_hooks=hooks),
+        ClientFactory(endpoint_url=endpoint, event_hooks=hooks),
         clock=FakeClock(),
         emit=tracker or _Steps(),
         **kwargs,
     )
 
 
-def test_the_call_list_names_every_call_a_build_makes_that_changes_something(spec_dir: Path) -> None:
+def test_the_server_runs_with_our_moto_patches(endpoint: str) -> None:
+    """``configured_moto``'s patches (our images, the missing SSM action) reach the server's threads."""
+    ec2 = boto3.client("ec2", region_name="us-west-2", endpoint_url=endpoint)
+    assert [i["ImageId"] for i in ec2.describe_images(ImageIds=[BASE_AMI_ID])["Images"]] == [BASE_AMI_ID]
+    ssm = boto3.client("ssm", region_name="us-east-1", endpoint_url=endpoint)
+    filters = [{"Key": "InstanceIds", "Values": ["i-0123456789abcdef0"]}]
+    (info,) = ssm.describe_instance_information(Filters=filters)["InstanceInformationList"]
+    assert info["PingStatus"] == "Online"
+    _assert_nothing_left(endpoint)
+
+
+def test_the_call_list_names_every_call_a_build_makes_that_changes_something(
+    endpoint: str, spec_dir: Path
+) -> None:
     recorder = Recorder()
-    _build(spec_dir, recorder.hooks)
+    _build(endpoint, spec_dir, recorder.hooks)
     changing = {
         f"{service}.{name}" for service, name, _ in recorder.calls if not name.startswith(_READ_ONLY)
     } - set(DELETE_CALLS)
@@ -92,9 +121,7 @@ def _ids(calls: tuple[tuple[str, str], ...]) -> list[str]:
 
 
 @pytest.mark.parametrize(("step", "call"), CHANGE_CALLS, ids=_ids(CHANGE_CALLS))
-def test_a_failed_call_leaves_nothing_behind(
-    before: dict[str, Any], spec_dir: Path, step: str, call: str
-) -> None:
+def test_a_failed_call_leaves_nothing_behind(endpoint: str, spec_dir: Path, step: str, call: str) -> None:
     tracker, hits = _Steps(), []
 
     def fail(**_: Any) -> None:
@@ -103,15 +130,15 @@ def test_a_failed_call_leaves_nothing_behind(
             raise _error("UnauthorizedOperation", 403, call.split(".")[1])
 
     with pytest.raises(AmiBuildError, match=rf"^step {step} failed: .*UnauthorizedOperation"):
-        _build(spec_dir, [(f"before-call.{call}", fail)], tracker)
+        _build(endpoint, spec_dir, [(f"before-call.{call}", fail)], tracker)
     assert hits == [call]
-    assert inventory(REGIONS) == before
+    _assert_nothing_left(endpoint)
     assert not (spec_dir / "m.json").exists()
 
 
 @pytest.mark.parametrize(("step", "call"), CHANGE_CALLS, ids=_ids(CHANGE_CALLS))
 def test_ctrl_c_right_after_a_call_leaves_nothing_behind(
-    before: dict[str, Any], spec_dir: Path, step: str, call: str
+    endpoint: str, spec_dir: Path, step: str, call: str
 ) -> None:
     tracker, hits = _Steps(), []
 
@@ -121,9 +148,9 @@ def test_ctrl_c_right_after_a_call_leaves_nothing_behind(
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        _build(spec_dir, [(f"after-call.{call}", interrupt)], tracker)
+        _build(endpoint, spec_dir, [(f"after-call.{call}", interrupt)], tracker)
     assert hits == [call]
-    assert inventory(REGIONS) == before
+    _assert_nothing_left(endpoint)
     assert not (spec_dir / "m.json").exists()
 
 
@@ -147,7 +174,7 @@ _TRANSIENT = {"500": ("InternalError", 500), "throttle": ("RequestLimitExceeded"
 @pytest.mark.parametrize("answer", sorted(_TRANSIENT))
 @pytest.mark.parametrize("call", DELETE_CALLS)
 def test_the_first_delete_of_each_kind_failing_once_is_retried(
-    before: dict[str, Any], spec_dir: Path, call: str, answer: str
+    endpoint: str, spec_dir: Path, call: str, answer: str
 ) -> None:
     # A volume kept after termination, so that the cleanup deletes a volume too.
     with (spec_dir / "ami.yaml").open("a") as spec:
@@ -166,46 +193,46 @@ def test_the_first_delete_of_each_kind_failing_once_is_retried(
 
     steps = [_FailAt(s) if s.name == "manifest" else s for s in build_steps()]
     with pytest.raises(AmiBuildError) as raised:
-        _build(spec_dir, [(f"before-call.{call}", flaky)], steps=steps)
+        _build(endpoint, spec_dir, [(f"before-call.{call}", flaky)], steps=steps)
     assert str(raised.value) == "step manifest failed: injected at manifest"  # nothing left to report
     assert len(calls) >= 2  # failed once, then retried
-    assert inventory(REGIONS) == before
+    _assert_nothing_left(endpoint)
 
 
 def test_a_delete_that_keeps_failing_is_listed_with_the_command_and_the_rest_still_goes(
-    before: dict[str, Any], spec_dir: Path, capsys: pytest.CaptureFixture[str]
+    endpoint: str, spec_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     def refuse(**_: Any) -> None:
         raise _error("UnauthorizedOperation", 403, "DeleteSecurityGroup")
 
     steps = [_FailAt(s) if s.name == "share" else s for s in build_steps()]
     with pytest.raises(AmiBuildError) as raised:
-        _build(spec_dir, [("before-call.ec2.DeleteSecurityGroup", refuse)], steps=steps)
+        _build(endpoint, spec_dir, [("before-call.ec2.DeleteSecurityGroup", refuse)], steps=steps)
     message = str(raised.value)
-    left = inventory(REGIONS)
-    (group,) = set(left["us-east-1"]["security_groups"]) - set(before["us-east-1"]["security_groups"])
+    left = _left(endpoint)
+    (group,) = left["us-east-1"]["security_groups"]
     assert message.startswith(
         f"step share failed: injected at share; left behind: security-group {group} (us-east-1)"
     )
     build_id = message.split("--build-id ")[1].split()[0]
     assert f"sgarch ami cleanup --build-id {build_id} --regions {','.join(REGIONS)}" in message
     # Every other cleanup ran: only the group is left.
-    left["us-east-1"]["security_groups"] = before["us-east-1"]["security_groups"]
-    assert left == before
+    left["us-east-1"]["security_groups"] = []
+    assert empty(left), left
 
-    regions = ["--regions", ",".join(REGIONS)]
+    regions = ["--regions", ",".join(REGIONS), "--endpoint-url", endpoint]
     with pytest.raises(SystemExit) as exited:
         main(["ami", "cleanup", "--build-id", build_id, *regions, "--dry-run"])
     assert exited.value.code in (0, None)
     out = capsys.readouterr().out
     assert group in out and "dry run" in out
-    assert inventory(REGIONS)["us-east-1"]["security_groups"] != before["us-east-1"]["security_groups"]
+    assert _left(endpoint)["us-east-1"]["security_groups"] == [group]
     for _ in range(2):  # the second run finds nothing: safe to run twice
         with pytest.raises(SystemExit) as exited:
             main(["ami", "cleanup", "--build-id", build_id, *regions])
         assert exited.value.code in (0, None)
     assert f"nothing left by build {build_id}" in capsys.readouterr().out
-    assert inventory(REGIONS) == before
+    _assert_nothing_left(endpoint)
 
 
 class _SignalAfter:
@@ -223,21 +250,19 @@ class _SignalAfter:
 
 
 @pytest.mark.parametrize("step_name", STEP_NAMES)
-def test_sigterm_after_any_step_cleans_up_like_ctrl_c(
-    before: dict[str, Any], spec_dir: Path, step_name: str
-) -> None:
+def test_sigterm_after_any_step_cleans_up_like_ctrl_c(endpoint: str, spec_dir: Path, step_name: str) -> None:
     steps = [_SignalAfter(s, signal.SIGTERM) if s.name == step_name else s for s in build_steps()]
     previous = signal.getsignal(signal.SIGTERM)
     with pytest.raises(Interrupted) as raised:
-        _build(spec_dir, [], steps=steps)
+        _build(endpoint, spec_dir, [], steps=steps)
     assert raised.value.signum == signal.SIGTERM
     assert signal.getsignal(signal.SIGTERM) is previous  # the handler is the caller's again
-    assert inventory(REGIONS) == before
+    _assert_nothing_left(endpoint)
     assert not (spec_dir / "m.json").exists()
 
 
 def test_sighup_cleans_up_too_and_a_signal_during_cleanup_does_not_stop_it(
-    before: dict[str, Any], spec_dir: Path
+    endpoint: str, spec_dir: Path
 ) -> None:
     steps = [_SignalAfter(s, signal.SIGHUP) if s.name == "copy" else s for s in build_steps()]
 
@@ -246,8 +271,8 @@ def test_sighup_cleans_up_too_and_a_signal_during_cleanup_does_not_stop_it(
 
     tracker = _Steps()
     with pytest.raises(Interrupted, match="SIGHUP"):
-        _build(spec_dir, [("after-call.ec2.DeregisterImage", again)], tracker, steps=steps)
-    assert inventory(REGIONS) == before
+        _build(endpoint, spec_dir, [("after-call.ec2.DeregisterImage", again)], tracker, steps=steps)
+    _assert_nothing_left(endpoint)
     assert any(
         e.kind == "warning" and "SIGTERM received; finishing the cleanup first" in e.message
         for e in tracker.events
