@@ -44,6 +44,12 @@ class Assumptions:
     """Share of a volume that changes per day, stored again by each incremental snapshot."""
     log_gb_per_month: float = 5.0
     """Logs ingested per log group per month, GB (stored for one month)."""
+    rds_enhanced_monitoring_gb_per_month: float = 0.5
+    """Enhanced Monitoring metrics one RDS instance sends to CloudWatch Logs per month at a 60-second
+    interval, GB (one JSON document of roughly 10 KB a minute; proportionally more at shorter intervals)."""
+    rds_log_export_gb_per_month: float = 1.0
+    """PostgreSQL logs one RDS instance exports to CloudWatch Logs per month, GB (connections, slow
+    statements, errors)."""
     default_root_volume_gib: int = 8
     """Root volume of an instance that does not size it (the AMI's), GiB, priced as gp3."""
     eks_default_disk_gib: int = 20
@@ -62,6 +68,9 @@ class Assumptions:
             f"Each interface endpoint carries {self.vpc_endpoint_gb_per_month:g} GB a month.",
             f"EBS snapshots: the first is a full copy of the volume, then {rate} of it changes a day.",
             f"Each log group ingests {self.log_gb_per_month:g} GB a month and keeps one month.",
+            f"Each RDS instance sends {self.rds_enhanced_monitoring_gb_per_month:g} GB of Enhanced Monitoring "
+            f"metrics a month at a 60 s interval and exports {self.rds_log_export_gb_per_month:g} GB of logs "
+            "a month (both billed as CloudWatch Logs, one month kept); 7 days of Performance Insights are free.",
             "KMS requests stay within the free 20,000 a month; RDS backups within the free 100% of storage.",
             "EKS clusters are in standard support; extended support costs six times as much.",
             "Data transfer out to the internet is not counted.",
@@ -696,6 +705,45 @@ def _price_rds(ctx: _Context, record: ResourceRecord) -> None:
         return
     price = ctx.prices.rds_gp3_gb_month_multi_az if multi_az else ctx.prices.rds_gp3_gb_month
     ctx.add(record, f"{storage_type} storage {storage:g} GB", "database", storage, "GB-mo", price)
+    _price_rds_monitoring(ctx, record)
+
+
+def _price_rds_monitoring(ctx: _Context, record: ResourceRecord) -> None:
+    """Performance Insights (free for 7 days), Enhanced Monitoring and log exports (CloudWatch Logs)."""
+    inputs = record.inputs
+    if inputs.get("performanceInsightsEnabled"):
+        days = _float(inputs.get("performanceInsightsRetentionPeriod")) or 7.0
+        free = ctx.prices.rds_performance_insights_free_retention_days
+        if days <= free:
+            ctx.add(
+                record, f"Performance Insights, {free} days (free tier)", "monitoring", 1, "instance-mo", 0.0
+            )
+        else:
+            ctx.unpriced(
+                record, f"no price for Performance Insights kept {days:g} days (only {free} are free)"
+            )
+    logs: list[tuple[str, float, str]] = []
+    interval = _float(inputs.get("monitoringInterval")) or 0.0
+    if interval > 0:
+        gb = ctx.assumptions.rds_enhanced_monitoring_gb_per_month * 60 / interval
+        logs.append(("Enhanced Monitoring", gb, f"{gb:g} GB a month at {interval:g} s"))
+    exports = inputs.get("enabledCloudwatchLogsExports") or []
+    if exports:
+        gb = ctx.assumptions.rds_log_export_gb_per_month
+        logs.append((f"log exports ({', '.join(map(str, exports))})", gb, f"{gb:g} GB a month"))
+    for item, gb, assumption in logs:
+        ctx.add(
+            record,
+            f"{item} ingestion",
+            "monitoring",
+            gb,
+            "GB",
+            ctx.prices.cloudwatch_logs_ingest_gb,
+            assumption,
+        )
+        ctx.add(
+            record, f"{item} storage", "monitoring", gb, "GB-mo", ctx.prices.cloudwatch_logs_store_gb_month
+        )
 
 
 def _cache_node_price(ctx: _Context, record: ResourceRecord) -> tuple[str, float]:

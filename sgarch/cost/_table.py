@@ -63,6 +63,7 @@ class RegionPrices(_Data):
     rds_multi_az_factor: float
     rds_gp3_gb_month: float
     rds_gp3_gb_month_multi_az: float
+    rds_performance_insights_free_retention_days: int
     elasticache_redis_hourly: dict[str, float]
     elasticache_valkey_discount: float
     s3_standard_gb_month: float

@@ -66,9 +66,10 @@ class EksClusterArgs(BaseModel):
     """How many of ``private_subnet_ids`` get a node group (one per zone). Default: 2, the minimum."""
 
     tier: Tier | None = None
-    """Size tier, XS to 3XL, used when no ``workload`` is given. Default: XS."""
+    """Size tier, XS to 3XL. Default: the tier ``workload`` needs, or XS without one. With a workload, a
+    tier at or above what it needs is planned as asked; a smaller one is a ConfigError naming both."""
     workload: Workload | None = None
-    """The workload to size nodes for. Default: the top of ``tier``."""
+    """The workload to size nodes for. Default: the top of ``tier`` (its limits and 100 GB of repositories)."""
     excluded_services: frozenset[str] = frozenset()
     """Sourcegraph services that run outside the cluster (RDS, ElastiCache, S3) and need no node capacity.
     Default: none, everything runs in the cluster."""
@@ -266,6 +267,8 @@ class EksClusterArgs(BaseModel):
                 [],
                 "list the role Pulumi runs as, or keep bootstrap_cluster_creator_admin on",
             )
+        if self.workload is not None and self.tier is not None:
+            estimate(self.workload, tier=self.tier)  # the tier rule: ConfigError below the workload's tier
         if self.cluster_name is not None and not _CLUSTER_NAME.match(self.cluster_name):
             raise ConfigError(
                 "cluster_name", "1 to 100 letters, digits, '-' and '_'", self.cluster_name, "rename it"
@@ -285,9 +288,10 @@ class EksClusterArgs(BaseModel):
         return self
 
     def sizing_estimate(self) -> Estimate:
-        """The estimate node groups are sized for (workload first, then tier, then XS)."""
+        """The estimate node groups are sized for: the workload's, at ``tier`` when that is larger; else the
+        top of ``tier``; else the top of XS."""
         if self.workload is not None:
-            return estimate(self.workload)
+            return estimate(self.workload, tier=self.tier)
         return estimate_for_tier(self.tier or Tier.XS)
 
     def node_plan(self) -> NodePlan:

@@ -68,14 +68,16 @@ class SourcegraphReleaseArgs(BaseModel):
     reach Docker Hub."""
     postgres_instance_class: str | None = None
     """RDS instance class for all three. Default: the smallest db.m6g class holding each database's memory."""
-    postgres_multi_az: bool = False
-    """Standby in a second zone (doubles the price). Default: off."""
+    postgres_multi_az: bool = True
+    """A synchronous standby in a second zone that RDS fails over to (doubles the instance and storage
+    price). Default: on; turning it off is a policy finding (SGA-018) unless suppressed."""
     postgres_backup_retention_days: int = Field(default=7, ge=7, le=35)
     """Automated backups kept, 7 to 35 days. Default: 7."""
 
     redis: bool = False
-    """Run redis-cache and redis-store on ElastiCache (Redis OSS 7.1, cluster mode off, TLS, encrypted),
-    one replication group each. Default: off."""
+    """Run redis-cache and redis-store on ElastiCache (Redis OSS 7.1, cluster mode off, TLS, encrypted, an
+    AUTH token kept in Secrets Manager, a replica in a second zone with automatic failover), one
+    replication group each. Default: off."""
     redis_node_type: str | None = None
     """ElastiCache node type for both. Default: the smallest cache.m6g type holding each one's memory."""
 

@@ -9,7 +9,9 @@ What it creates, for ``SourcegraphRelease("sg", args)`` on a cluster's Kubernete
   ``sg-<db>-credentials`` Secrets; with ``postgres_auth=iam``, per database a ``sg-<db>-master-password``
   Secret (read from the secret RDS manages) and the ``sg-<db>-iam-grant`` Job that creates the
   ``sourcegraph`` role and grants it ``rds_iam`` (``rds_iam.py``), which the release waits for;
-- with ``redis``: ``sg-redis-cache`` and ``sg-redis-store`` on ElastiCache;
+- with ``redis``: ``sg-redis-cache`` and ``sg-redis-store`` on ElastiCache (a replica each, automatic
+  failover), their AUTH tokens in Secrets Manager (``sg-redis-<cache|store>-auth``) and the Kubernetes
+  Secrets ``sg-redis-<cache|store>-connection`` that hand Sourcegraph each endpoint with its token;
 - with ``s3``: ``sg-objects`` and its access block, versioning, encryption, TLS-only policy and lifecycle;
 - when S3 or IAM database auth need AWS credentials: ``sg-aws-role`` and one Pod Identity association per
   Sourcegraph service account (``sg-pod-identity-<account>``).
@@ -36,6 +38,7 @@ from sgarch.helm import managed, rds_iam
 from sgarch.helm.args import SourcegraphReleaseArgs
 from sgarch.helm.values import (
     DATABASES,
+    REDIS_SECRETS,
     IngressOptions,
     PostgresOptions,
     RedisOptions,
@@ -43,6 +46,7 @@ from sgarch.helm.values import (
     compose_values,
     database_secret,
     identity_service_accounts,
+    redis_endpoint,
     secret_name,
 )
 from sgarch.naming import child_name, merge_tags
@@ -67,6 +71,11 @@ def _network(
         args.private_subnet_ids if args.private_subnet_ids is not None else [],
         args.node_security_group_id if args.node_security_group_id is not None else "",
     )
+
+
+def _redis_endpoint(parts: list[Any]) -> str:
+    host, token = parts
+    return redis_endpoint(str(host), 6379, str(token))
 
 
 def _password_of(secret_string: str) -> str:
@@ -159,6 +168,21 @@ class SourcegraphRelease(pulumi.ComponentResource):
             redis_hosts = pulumi.Output.all(
                 rd.cache.primary_endpoint_address, rd.store.primary_endpoint_address
             )
+            for key, group, token in (
+                ("redisCache", rd.cache, rd.cache_auth_token),
+                ("redisStore", rd.store, rd.store_auth_token),
+            ):
+                endpoint: pulumi.Output[str] = pulumi.Output.secret(
+                    pulumi.Output.all(group.primary_endpoint_address, token).apply(_redis_endpoint)
+                )
+                depends.append(
+                    k8s.core.v1.Secret(
+                        self._n(REDIS_SECRETS[key]),
+                        metadata={"name": REDIS_SECRETS[key], "namespace": args.namespace},
+                        string_data={"endpoint": endpoint},
+                        opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace]),
+                    )
+                )
 
         bucket_name: pulumi.Output[str] = pulumi.Output.from_input("")
         bucket_arn: pulumi.Output[str] | None = None

@@ -3,11 +3,24 @@
 Each function registers its resources as children of the release component. Everything that holds data is
 encrypted, private, protected (``protect``) and kept if the stack is destroyed (``retain_on_delete``);
 databases also refuse deletion themselves and leave a final snapshot.
+
+Production defaults an auditor looks for, and how each is changed in place on an existing stack:
+
+- RDS: Multi-AZ (a standby in a second zone; ``multi_az`` is modified in place), Performance Insights kept
+  7 days (the free tier), Enhanced Monitoring every 60 s through its own role, the ``postgresql`` and
+  ``upgrade`` logs exported to CloudWatch, TLS forced and connections and slow statements logged by the
+  parameter group (dynamic parameters, applied without a reboot).
+- ElastiCache: an AUTH token per replication group, generated once and kept in Secrets Manager; one replica
+  in another zone with automatic failover. ``auth_token_update_strategy=ROTATE`` makes adding the token to
+  a group created without one an in-place modification.
 """
 
 from __future__ import annotations
 
+import json
 import re
+import secrets
+import string
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -21,7 +34,12 @@ from sgarch.sizing.estimator import ServiceEstimate
 
 __all__ = [
     "POSTGRES_EXTENSIONS",
+    "POSTGRES_LOG_EXPORTS",
+    "POSTGRES_LOG_PARAMETERS",
     "RDS_INSTANCE_CLASSES",
+    "RDS_MONITORING_INTERVAL_SECONDS",
+    "RDS_MONITORING_POLICY_ARN",
+    "RDS_PERFORMANCE_INSIGHTS_RETENTION_DAYS",
     "REDIS_NODE_TYPES",
     "ManagedPostgres",
     "ManagedRedis",
@@ -30,6 +48,7 @@ __all__ = [
     "postgres",
     "postgres_instance_class",
     "redis",
+    "redis_auth_token",
     "redis_node_type",
 ]
 
@@ -39,7 +58,24 @@ Tagger = Callable[[str], dict[str, str]]
 POSTGRES_EXTENSIONS = ("citext", "hstore", "intarray", "pg_stat_statements", "pg_trgm", "pgcrypto", "vector")
 """Extensions Sourcegraph's migrations create; the parameter group allows exactly these."""
 
-# (class, memory GiB), smallest first.
+POSTGRES_LOG_EXPORTS = ("postgresql", "upgrade")
+"""RDS for PostgreSQL log types exported to CloudWatch Logs (``/aws/rds/instance/<id>/<type>``)."""
+POSTGRES_LOG_PARAMETERS: tuple[tuple[str, str], ...] = (
+    # Statements slower than one second, in milliseconds: the slow queries worth a look, not every query.
+    ("log_min_duration_statement", "1000"),
+    ("log_connections", "1"),
+    ("log_disconnections", "1"),
+)
+"""Logging parameters of the parameter group. All three are dynamic in RDS for PostgreSQL 16, so they apply
+without a reboot (``apply_method=immediate``)."""
+RDS_PERFORMANCE_INSIGHTS_RETENTION_DAYS = 7
+"""Performance Insights retention: 7 days is the free tier (longer is 731 days or a multiple of 31)."""
+RDS_MONITORING_INTERVAL_SECONDS = 60
+"""Enhanced Monitoring granularity (one of 1, 5, 10, 15, 30, 60); 60 s keeps its CloudWatch Logs volume low."""
+RDS_MONITORING_POLICY_ARN = "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
+"""The AWS-managed policy that lets RDS write Enhanced Monitoring metrics to CloudWatch Logs, and no more."""
+
+# (class, memory GiB), smallest first. Every db.m6g class supports Performance Insights.
 RDS_INSTANCE_CLASSES: tuple[tuple[str, int], ...] = (
     ("db.m6g.large", 8),
     ("db.m6g.xlarge", 16),
@@ -60,6 +96,7 @@ _GIB_PER_GB = 1e9 / 2**30
 # `identifier_prefix`, so the prefix (with its trailing hyphen) gets 37.
 _RDS_IDENTIFIER_PREFIX_LENGTH = 63 - 26
 _REPLICATION_GROUP_ID_LENGTH = 40
+_IAM_NAME_PREFIX_LENGTH = 64 - 26
 _NOT_IDENTIFIER = re.compile(r"[^a-z0-9]+")
 
 
@@ -99,6 +136,26 @@ def redis_node_type(svc: ServiceEstimate) -> str:
     """The smallest cache.m6g type whose memory holds the Redis instance's estimated memory."""
     need = svc.memory_request_gb * _GIB_PER_GB
     return next((t for t, gib in REDIS_NODE_TYPES if gib >= need), REDIS_NODE_TYPES[-1][0])
+
+
+def _service_trust(service: str) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
+        }
+    )
+
+
+# ElastiCache accepts 16 to 128 printable characters, non-alphanumerics limited to !&#$^<>-; letters and
+# digits also need no escaping in the rediss:// URL Sourcegraph reads.
+_TOKEN_ALPHABET = string.ascii_letters + string.digits
+_TOKEN_LENGTH = 64
+
+
+def redis_auth_token() -> str:
+    """A fresh ElastiCache AUTH token: 64 random letters and digits (about 380 bits)."""
+    return "".join(secrets.choice(_TOKEN_ALPHABET) for _ in range(_TOKEN_LENGTH))
 
 
 def _kept(parent: pulumi.Resource) -> pulumi.ResourceOptions:
@@ -159,8 +216,22 @@ def postgres(
     backup_retention_days: int,
     password: pulumi.Input[str] | None,
 ) -> ManagedPostgres:
-    """One RDS for PostgreSQL 16 instance per database in ``services`` (chart key -> estimate)."""
+    """One RDS for PostgreSQL 16 instance per database in ``services`` (chart key -> estimate), Multi-AZ
+    unless ``multi_az`` is off, with Performance Insights, Enhanced Monitoring and log exports."""
     child = pulumi.ResourceOptions(parent=parent)
+    monitoring = aws.iam.Role(
+        n("db-monitoring"),
+        # IAM role names hold 64 characters and the provider appends 26 to a prefix: a prefix, cut to fit,
+        # keeps long stack names working (an autoname from this logical name would not fit).
+        name_prefix=f"{aws_identifier(n('db-monitoring'), _IAM_NAME_PREFIX_LENGTH - 1)}-",
+        assume_role_policy=_service_trust("monitoring.rds.amazonaws.com"),
+        description="RDS Enhanced Monitoring of the Sourcegraph databases",
+        tags=tagged(n("db-monitoring")),
+        opts=child,
+    )
+    monitoring_policy = aws.iam.RolePolicyAttachment(
+        n("db-monitoring-policy"), role=monitoring.name, policy_arn=RDS_MONITORING_POLICY_ARN, opts=child
+    )
     group, access = _security_group(n, tagged, "db", 5432, vpc_id, node_security_group_id, parent)
     subnets = aws.rds.SubnetGroup(
         n("db-subnets"),
@@ -169,6 +240,9 @@ def postgres(
         tags=tagged(n("db-subnets")),
         opts=child,
     )
+    logging: list[aws.rds.ParameterGroupParameterArgsDict] = [
+        {"name": name, "value": value, "apply_method": "immediate"} for name, value in POSTGRES_LOG_PARAMETERS
+    ]
     params = aws.rds.ParameterGroup(
         n("pg16"),
         family="postgres16",
@@ -180,6 +254,7 @@ def postgres(
                 "value": ",".join(POSTGRES_EXTENSIONS),
                 "apply_method": "pending-reboot",
             },
+            *logging,
         ],
         tags=tagged(n("pg16")),
         opts=child,
@@ -211,6 +286,12 @@ def postgres(
             parameter_group_name=params.name,
             publicly_accessible=False,
             multi_az=multi_az,
+            performance_insights_enabled=True,
+            performance_insights_retention_period=RDS_PERFORMANCE_INSIGHTS_RETENTION_DAYS,
+            performance_insights_kms_key_id=kms_key_arn,
+            monitoring_interval=RDS_MONITORING_INTERVAL_SECONDS,
+            monitoring_role_arn=monitoring.arn,
+            enabled_cloudwatch_logs_exports=list(POSTGRES_LOG_EXPORTS),
             backup_retention_period=backup_retention_days,
             copy_tags_to_snapshot=True,
             delete_automated_backups=False,
@@ -218,17 +299,22 @@ def postgres(
             skip_final_snapshot=False,
             final_snapshot_identifier=f"{aws_identifier(n(short), 249)}-final",
             tags=tagged(n(short)),
-            opts=_kept(parent),
+            opts=pulumi.ResourceOptions.merge(
+                _kept(parent), pulumi.ResourceOptions(depends_on=[monitoring_policy])
+            ),
         )
     return ManagedPostgres(instances, access)
 
 
 @dataclass
 class ManagedRedis:
-    """The two ElastiCache replication groups."""
+    """The two ElastiCache replication groups, and the AUTH token of each (secret outputs, read from the
+    Secrets Manager secret version that keeps it)."""
 
     cache: aws.elasticache.ReplicationGroup
     store: aws.elasticache.ReplicationGroup
+    cache_auth_token: pulumi.Output[str]
+    store_auth_token: pulumi.Output[str]
 
 
 def redis(
@@ -243,7 +329,8 @@ def redis(
     kms_key_arn: pulumi.Input[str] | None,
     node_type: str | None,
 ) -> ManagedRedis:
-    """Two single-node, non-cluster ElastiCache for Redis OSS groups: redis-cache and redis-store."""
+    """Two non-cluster ElastiCache for Redis OSS groups, redis-cache and redis-store: a primary and a replica
+    in another zone with automatic failover, TLS and an AUTH token each."""
     child = pulumi.ResourceOptions(parent=parent)
     group, _ = _security_group(n, tagged, "redis", 6379, vpc_id, node_security_group_id, parent)
     subnets = aws.elasticache.SubnetGroup(
@@ -256,8 +343,27 @@ def redis(
 
     group_ids = _replication_group_ids(n, ("redis-cache", "redis-store"))
 
+    def auth_token(short: str) -> pulumi.Output[str]:
+        secret = aws.secretsmanager.Secret(
+            n(short, "auth"),
+            description=f"AUTH token of the Sourcegraph {short} ElastiCache replication group",
+            kms_key_id=kms_key_arn,
+            tags=tagged(n(short, "auth")),
+            opts=child,
+        )
+        version = aws.secretsmanager.SecretVersion(
+            n(short, "auth-token"),
+            secret_id=secret.id,
+            secret_string=pulumi.Output.secret(redis_auth_token()),
+            # The program draws a new token on every run; only the first one is ever written. Ignoring
+            # later values keeps the token, the replication group and Sourcegraph's Secret stable. Rotate
+            # with `pulumi up --replace <this version's URN>` (the group then rotates in place).
+            opts=pulumi.ResourceOptions(parent=parent, ignore_changes=["secretString"]),
+        )
+        return pulumi.Output.secret(version.secret_string.apply(lambda value: value or ""))
+
     def replication_group(
-        short: str, svc: ServiceEstimate, durable: bool
+        short: str, svc: ServiceEstimate, durable: bool, token: pulumi.Output[str]
     ) -> aws.elasticache.ReplicationGroup:
         name = n(short)
         return aws.elasticache.ReplicationGroup(
@@ -269,10 +375,17 @@ def redis(
             parameter_group_name="default.redis7",
             # Sourcegraph supports neither Redis Cluster nor Sentinel: one shard, no cluster mode.
             cluster_mode="disabled",
-            num_cache_clusters=1,
+            # A primary and one replica; subnet_ids span two or more zones, so the replica lands in another.
+            num_cache_clusters=2,
+            automatic_failover_enabled=True,
+            multi_az_enabled=True,
             node_type=node_type or redis_node_type(svc),
             port=6379,
             transit_encryption_enabled=True,
+            auth_token=token,
+            # Only used when the token changes on an existing group: ROTATE adds it (to a group created
+            # without one, or next to the old token) in place, instead of replacing the group.
+            auth_token_update_strategy="ROTATE",
             at_rest_encryption_enabled=True,
             kms_key_id=kms_key_arn,
             subnet_group_name=subnets.name,
@@ -285,9 +398,12 @@ def redis(
             opts=_kept(parent) if durable else child,
         )
 
+    cache_token, store_token = auth_token("redis-cache"), auth_token("redis-store")
     return ManagedRedis(
-        cache=replication_group("redis-cache", services["redisCache"], durable=False),
-        store=replication_group("redis-store", services["redisStore"], durable=True),
+        cache=replication_group("redis-cache", services["redisCache"], durable=False, token=cache_token),
+        store=replication_group("redis-store", services["redisStore"], durable=True, token=store_token),
+        cache_auth_token=cache_token,
+        store_auth_token=store_token,
     )
 
 

@@ -19,6 +19,7 @@ __all__ = [
     "DATABASES",
     "DATABASE_CLIENT_SERVICES",
     "IDENTITY_SERVICE_ACCOUNTS",
+    "REDIS_SECRETS",
     "IngressOptions",
     "PostgresOptions",
     "RedisOptions",
@@ -26,6 +27,7 @@ __all__ = [
     "compose_values",
     "database_secret",
     "identity_service_accounts",
+    "redis_endpoint",
     "secret_name",
 ]
 
@@ -67,6 +69,17 @@ symbols), worker and the precise and syntactic code-intel workers connect with t
 (``connections.EnsureNewFrontendDB``, e.g. ``cmd/gitserver/shared/shared.go``,
 ``cmd/worker/shared/init/db/db.go``), and must mint their own tokens. Migrator runs in frontend's pod, under
 its service account. Sourcegraph's docker-compose RDS example sets the variable on the same services."""
+
+REDIS_SECRETS: dict[str, str] = {
+    "redisCache": "redis-cache-connection",
+    "redisStore": "redis-store-connection",
+}
+"""Chart key -> Kubernetes Secret holding that Redis's endpoint (key ``endpoint``), AUTH token included.
+
+The chart reads ``<key>.connection.existingSecret`` in its ``sourcegraph.redisConnection`` helper
+(``templates/_helpers.tpl``; ``tests/data/chart-template-keys.yaml``), and its external-Redis example
+recommends a Secret whenever the endpoint needs authentication (deploy-sourcegraph-helm,
+``charts/sourcegraph/examples/external-redis/README.md``)."""
 
 # Chart keys whose `env` map exists in the chart's values.yaml; the S3 settings go there.
 _S3_ENV_SERVICES = ("frontend", "worker", "preciseCodeIntel")
@@ -112,11 +125,29 @@ class PostgresOptions:
 
 @dataclass(frozen=True)
 class RedisOptions:
-    """ElastiCache primary endpoints (host names) for the cache and the store."""
+    """ElastiCache primary endpoints (host names) for the cache and the store.
+
+    ``auth`` (the default): the groups require an AUTH token, so the chart reads each endpoint, token
+    included, from the Secrets in :data:`REDIS_SECRETS` (see :func:`redis_endpoint`), never from the values.
+    """
 
     cache_host: str
     store_host: str
     port: int = 6379
+    auth: bool = True
+
+
+def redis_endpoint(host: str, port: int, token: str | None) -> str:
+    """The endpoint Sourcegraph dials: ``rediss://`` (TLS) with the AUTH token as the URL's password.
+
+    Sourcegraph's external-Redis docs take ``host:port`` or a Redis URL in the IANA scheme, password in the
+    user-info part, "e.g., redis://:mypassword@host:6379/2" (deploy-sourcegraph-helm
+    ``charts/sourcegraph/examples/external-redis/README.md``; sourcegraph/docs
+    ``self-hosted/external-services/redis.mdx``); ``rediss`` is that scheme's TLS form. Tokens are letters
+    and digits, so nothing needs escaping.
+    """
+    auth = f":{token}@" if token else ""
+    return f"rediss://{auth}{host}:{port}"
 
 
 @dataclass(frozen=True)
@@ -228,14 +259,13 @@ def compose_values(
                 _merge(values, {key: {"env": _RDS_IAM_ENV}})
 
     if redis is not None:
-        values["redisCache"] = {
-            "enabled": False,
-            "connection": {"endpoint": f"rediss://{redis.cache_host}:{redis.port}"},
-        }
-        values["redisStore"] = {
-            "enabled": False,
-            "connection": {"endpoint": f"rediss://{redis.store_host}:{redis.port}"},
-        }
+        for key, host in (("redisCache", redis.cache_host), ("redisStore", redis.store_host)):
+            connection = (
+                {"existingSecret": REDIS_SECRETS[key]}
+                if redis.auth
+                else {"endpoint": redis_endpoint(host, redis.port, None)}
+            )
+            values[key] = {"enabled": False, "connection": connection}
 
     if s3 is not None:
         values["blobstore"] = {"enabled": False}

@@ -30,6 +30,7 @@ from sgarch.naming import (
     EKS_NODE_GROUP_NAME,
     EKS_NODE_GROUP_PART,
     LOAD_BALANCER_NAME,
+    S3_BUCKET_NAME,
     SCHEDULE_NAME,
     SECURITY_GROUP_NAME,
     TARGET_GROUP_NAME,
@@ -39,8 +40,9 @@ from sgarch.network import INTERFACE_ENDPOINT_SERVICES, NatStrategy, Network, Ne
 from sgarch.refarch.config import check_brought_vpc
 from sgarch.single_node.args import DEFAULT_SOURCEGRAPH_VERSION, EgressRule, LoadBalancerArgs, SingleNodeArgs
 from sgarch.single_node.component import SingleNode
-from sgarch.sizing import Workload
+from sgarch.sizing import Workload, estimate
 from sgarch.sizing.compose import COMPOSE_SERVICES
+from sgarch.sizing.estimator import planned_tier
 from sgarch.sizing.storage import poc_data_volume_gib
 from sgarch.tiers import Tier
 from sgarch.validation import build
@@ -80,8 +82,9 @@ class PocSettings(BaseModel):
     """Required. Who gets the budget alerts at 80% and 100% of ``monthly_budget_usd``."""
     monthly_budget_usd: float = 1000
     """The monthly cost limit the alerts measure against. Default: $1,000."""
-    tier: str = "XS"
-    """XS unless sized otherwise. Default: XS."""
+    tier: str | None = None
+    """XS to 3XL (XL at most on the single node). Default: the tier the workload needs, XS for the default
+    POC workload. A tier below what the configured workload needs is an error; a larger one wins."""
     runtime: Literal["single-node", "eks"] = "single-node"
     """Where Sourcegraph runs: ``single-node`` (one instance, Docker Compose) or ``eks`` (an EKS cluster with
     a private API endpoint and the official Helm chart, databases in the cluster). Default: single-node."""
@@ -120,6 +123,13 @@ class PocSettings(BaseModel):
     """Private hosted zone for ``record_name``. Default: a new private zone for its parent domain."""
     allowed_cidrs: tuple[str, ...] = ()
     """Networks that may reach the ALB. Default: the VPC's CIDR."""
+    alb_access_logs: bool = True
+    """ALB access logs in S3. Default: on (finding SGA-023 when off, unless suppressed)."""
+    alb_access_logs_bucket: str | None = None
+    """Existing bucket for the ALB's access logs (SSE-S3, its policy letting ELB log delivery write).
+    Default: a bucket the stack creates (private, TLS only, logs deleted after 90 days, kept on destroy)."""
+    alb_deletion_protection: bool = True
+    """ALB deletion protection. Default: on; at the end of the POC turn it off (and pulumi up) before pulumi destroy."""
     egress_allowlist: tuple[dict[str, Any], ...] = ()
     """Code hosts the instance may reach: ``[{cidr, from_port, to_port, description}]``. Default: any."""
     http_proxy: str | None = None
@@ -255,6 +265,17 @@ class PocSettings(BaseModel):
             )
         return day
 
+    def planned_tier(self) -> Tier:
+        """The tier to plan: ``tier`` if set and at least what :meth:`workload` needs, else what it needs.
+        Raises ConfigError for a ``tier`` below the workload's."""
+        workload = self.workload()
+        needed = estimate(workload).tier
+        if self.users is None:
+            # The default POC workload is not configured: an explicit tier always wins over it.
+            return planned_tier(self.tier, None) if self.tier else needed
+        why = f"{workload.users:,} users and {workload.repos:,} repos need {needed}"
+        return planned_tier(self.tier, needed, why)
+
     def workload(self) -> Workload:
         """The POC workload: the configured one, or 50 users, 500 repos and 50 GB."""
         if self.users is not None and self.repos is not None:
@@ -384,7 +405,7 @@ class PocEnvironment(pulumi.ComponentResource):
                 None,
                 vpc_id=network.vpc_id,
                 subnet_id=instance_subnet,
-                tier=settings.tier or Tier.XS,
+                tier=settings.planned_tier(),
                 workload=workload,
                 sourcegraph_version=settings.sourcegraph_version,
                 image=settings.image,
@@ -400,6 +421,9 @@ class PocEnvironment(pulumi.ComponentResource):
                     allowed_cidrs=settings.allowed_cidrs,
                     zone_id=zone_id,
                     record_name=settings.record_name,
+                    access_logs=settings.alb_access_logs,
+                    access_logs_bucket=settings.alb_access_logs_bucket,
+                    deletion_protection=settings.alb_deletion_protection,
                 ),
                 egress_allowlist=egress,
                 extra_env=env,
@@ -416,6 +440,7 @@ class PocEnvironment(pulumi.ComponentResource):
             "instance_id": self.instance_id,
             "data_volume_id": self.data_volume_id,
             "expires_on": self.expires_on,
+            "tier": settings.planned_tier().value,
         }
 
     def _eks(
@@ -461,6 +486,7 @@ class PocEnvironment(pulumi.ComponentResource):
         self.outputs = {
             "url": self.url,
             "expires_on": self.expires_on,
+            "tier": cluster_args.sizing_estimate().tier.value,
             "cluster_name": cluster.cluster_name,
             "kubeconfig": cluster.kubeconfig,
             "node_group_names": pulumi.Output.all(*[g.node_group_name for g in cluster.node_groups]),
@@ -676,6 +702,8 @@ def deploy(name: str, settings: PocSettings, today: dt.date | None = None) -> di
             ("frontend", TARGET_GROUP_NAME),
             ("stop-after-expiry", SCHEDULE_NAME),
         ]
+        if settings.alb_access_logs and not settings.alb_access_logs_bucket:
+            autonamed.append(("alb-logs", S3_BUCKET_NAME))
     check_autonamed(name, autonamed, "stack name")
     return PocEnvironment(name, settings, today).outputs
 
@@ -749,7 +777,7 @@ def _cluster_args(
         vpc_id="pending",
         private_subnet_ids=["pending"] * 2,
         availability_zone_count=2,
-        tier=settings.tier or Tier.XS,
+        tier=settings.planned_tier(),
         workload=workload,
         cluster_name=f"sourcegraph-{name}",
         admin_principal_arns=settings.admin_principal_arns,

@@ -12,7 +12,7 @@ from pydantic import field_validator, model_validator
 from sgarch.errors import ConfigError
 from sgarch.naming import EC2_RULE_DESCRIPTION, check_aws_text
 from sgarch.single_node.ec2_types import check_instance_type
-from sgarch.sizing import Workload
+from sgarch.sizing import Workload, estimate
 from sgarch.tiers import Tier, get_tier
 from sgarch.validation import ArgsModel, StrInput, StrListInput
 
@@ -145,8 +145,9 @@ class SingleNodeArgs(ArgsModel):
     subnet_id: StrInput
     """Private subnet of the instance. Its availability zone is also the data volume's, for good."""
     tier: Tier = Tier.XS
-    """Size tier, XS to XL. Default: XS. Sets the instance type, the data volume's IOPS and throughput and the
-    Compose resource caps."""
+    """Size tier, XS to XL. Default: the tier ``workload`` needs, or XS without one; with a workload, a tier
+    at or above what it needs is used as given and a smaller one is a ConfigError naming both. Sets the
+    instance type, the data volume's IOPS and throughput and the Compose resource caps."""
     workload: Workload | None = None
     """The workload to size for. Default: none; caps come from the tier and the data volume gets its floor size."""
     sourcegraph_version: str = DEFAULT_SOURCEGRAPH_VERSION
@@ -278,6 +279,23 @@ class SingleNodeArgs(ArgsModel):
         if not 30 <= value <= 1024:
             raise ConfigError("root_volume_gib", "from 30 to 1,024", value, "the AMI needs at least 30 GiB")
         return value
+
+    @model_validator(mode="after")
+    def _tier_for_workload(self) -> SingleNodeArgs:
+        if self.workload is None:
+            return self
+        # The one tier rule (sgarch.sizing.planned_tier): unset means the workload's tier, an explicit tier
+        # below it is an error, one at or above it wins.
+        planned = estimate(self.workload, tier=self.tier if "tier" in self.model_fields_set else None).tier
+        if planned.kubernetes_only:
+            raise ConfigError(
+                "tier",
+                "a single-node tier (XS, S, M, L or XL)",
+                planned.value,
+                f"the workload needs {planned}; use the EKS architecture for 2XL and 3XL",
+            )
+        object.__setattr__(self, "tier", planned)
+        return self
 
     @model_validator(mode="after")
     def _instance_fits(self) -> SingleNodeArgs:

@@ -16,6 +16,7 @@ import pulumi
 import pulumi_aws as aws
 
 from sgarch.naming import DLM_DESCRIPTION, aws_text
+from sgarch.single_node import alb_logs
 from sgarch.single_node.args import AMI_NAME_PREFIX, SingleNodeArgs
 from sgarch.sizing import estimate, estimate_for_tier
 from sgarch.sizing.compose import render_compose_override
@@ -459,6 +460,20 @@ class SingleNode(pulumi.ComponentResource):
             tags=self._tags("load-balancer"),
             opts=child,
         )
+        access_logs: aws.lb.LoadBalancerAccessLogsArgsDict | None = None
+        alb_opts = child
+        if lb.access_logs:
+            log_bucket: pulumi.Input[str]
+            if lb.access_logs_bucket:
+                log_bucket = lb.access_logs_bucket
+            else:
+                created, policy = alb_logs.log_bucket(
+                    lambda part: f"{name}-{part}", self._tags("load-balancer"), self
+                )
+                log_bucket = created.bucket
+                # ELB checks that it may write to the bucket when logging is turned on.
+                alb_opts = pulumi.ResourceOptions(parent=self, depends_on=[policy])
+            access_logs = {"bucket": log_bucket, "enabled": True}
         alb = aws.lb.LoadBalancer(
             f"{name}-alb",
             load_balancer_type="application",
@@ -467,8 +482,10 @@ class SingleNode(pulumi.ComponentResource):
             subnets=lb.subnet_ids,
             drop_invalid_header_fields=True,
             idle_timeout=120,  # streamed searches run up to 60 s
+            access_logs=access_logs,
+            enable_deletion_protection=lb.deletion_protection,
             tags=self._tags("load-balancer"),
-            opts=child,
+            opts=alb_opts,
         )
         target_group = aws.lb.TargetGroup(
             f"{name}-frontend",

@@ -359,6 +359,11 @@ def computed_outputs(
         )
     elif type_ == "aws:ec2/launchTemplate:LaunchTemplate":
         out.update(latestVersion=1.0, defaultVersion=1.0)
+    elif type_ == "aws:elasticache/replicationGroup:ReplicationGroup":
+        # ElastiCache's form for a group with cluster mode off: master.<id>.<hash>.<region code>.cache.<suffix>.
+        group = str(state.get("replicationGroupId") or name).lower()
+        host = f"{group}.{fake_hex('elasticache', name, length=6)}.{region}.cache.{dns_suffix}"
+        out.update(primaryEndpointAddress=f"master.{host}", readerEndpointAddress=f"replica.{host}")
     elif type_ == "aws:rds/instance:Instance":
         prefix = str(state.get("identifierPrefix") or "")
         identifier = str(state.get("identifier") or f"{prefix}{fake_hex('rds', name, length=26)}")

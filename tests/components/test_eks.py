@@ -61,7 +61,8 @@ def test_cluster_is_private_encrypted_and_logged(pulumi_mocks: SgarchMocks, clus
     assert inputs["upgradePolicy"] == {"supportType": "STANDARD"}
     assert record.parent_type == EKS_TYPE
     logs = pulumi_mocks.one("aws:cloudwatch/logGroup:LogGroup").inputs
-    assert logs["name"] == "/aws/eks/sg/cluster" and logs["retentionInDays"] == 90
+    # A year of audit trail by default (issue #16; policy rule SGA-022).
+    assert logs["name"] == "/aws/eks/sg/cluster" and logs["retentionInDays"] == 365
     grants = pulumi_mocks.by_type("aws:eks/accessPolicyAssociation:AccessPolicyAssociation")
     # The listed role and the identity running Pulumi (the mocks' caller is an IAM user).
     assert sorted(g.inputs["principalArn"] for g in grants) == [
@@ -328,6 +329,11 @@ def test_given_key_and_api_cidrs(pulumi_mocks: SgarchMocks) -> None:
             r"\(got 1\.19\): pick one of them",
         ),
         ({"kubernetes_version": "1.99"}, r"^kubernetes_version must be a version EKS supports"),
+        (
+            {"enabled_cluster_log_types": ("api", "controller-manager")},
+            r"^enabled_cluster_log_types must be a list drawn from api, audit, authenticator, controllerManager, "
+            r"scheduler \(got 'controller-manager'\): spell the types as EKS does",
+        ),
         (
             {"log_retention_days": 45},
             r"^log_retention_days must be a retention CloudWatch Logs accepts \(1, 3, 5, .*, 3653 days\) "

@@ -245,11 +245,17 @@ def test_elasticache_uses_tls_and_encryption(pulumi_mocks: SgarchMocks) -> None:
         inputs = record.inputs
         assert inputs["transitEncryptionEnabled"] is True and inputs["atRestEncryptionEnabled"] is True
         assert inputs["engine"] == "redis" and float(inputs["engineVersion"]) >= 6.2
-        assert inputs["clusterMode"] == "disabled" and inputs["numCacheClusters"] == 1
+        # One replica in another zone with automatic failover, and an AUTH token (issue #16).
+        assert inputs["clusterMode"] == "disabled" and inputs["numCacheClusters"] == 2
+        assert inputs["automaticFailoverEnabled"] is True and inputs["multiAzEnabled"] is True
+        assert inputs["authToken"] and inputs["authTokenUpdateStrategy"] == "ROTATE"
     assert groups["sg-redis-store"].options.protect
     values = release_values(pulumi_mocks)
     assert values["redisCache"]["enabled"] is False
-    assert values["redisStore"]["connection"]["endpoint"].startswith("rediss://")
+    assert values["redisStore"]["connection"] == {"existingSecret": "redis-store-connection"}
+    secret = pulumi_mocks.one("kubernetes:core/v1:Secret", "sg-redis-store-connection").inputs
+    token = groups["sg-redis-store"].inputs["authToken"]
+    assert secret["stringData"]["endpoint"].startswith(f"rediss://:{token}@master.sg-redis-store.")
     rule = pulumi_mocks.one(
         "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "sg-redis-from-nodes"
     ).inputs

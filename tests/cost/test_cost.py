@@ -252,3 +252,46 @@ def test_gp3_cost_grows_with_size_and_iops(size: int, iops: int, more: int) -> N
     assert cost(size + more, iops) > cost(size, iops)
     assert cost(size, iops + more) > cost(size, iops)
     assert cost(size, iops) < sum(q * p for _, q, _, p in ebs_volume_items(ebs, "io2", size, iops, None))
+
+
+def test_rds_monitoring_is_priced_as_cloudwatch_logs_and_performance_insights_free_for_7_days() -> None:
+    base = {
+        "engine": "postgres",
+        "instanceClass": "db.m6g.large",
+        "allocatedStorage": 100.0,
+        "storageType": "gp3",
+        "multiAz": True,
+    }
+    monitored = {
+        **base,
+        "performanceInsightsEnabled": True,
+        "performanceInsightsRetentionPeriod": 7.0,
+        "monitoringInterval": 60.0,
+        "enabledCloudwatchLogsExports": ["postgresql", "upgrade"],
+    }
+    plain = estimate_cost([rec("aws:rds/instance:Instance", "db", base)], "us-east-1")
+    est = estimate_cost([rec("aws:rds/instance:Instance", "db", monitored)], "us-east-1")
+    extra = {line.item: line.monthly_usd for line in est.lines}.items() - {
+        line.item: line.monthly_usd for line in plain.lines
+    }.items()
+    assert dict(extra) == pytest.approx(
+        {
+            "Performance Insights, 7 days (free tier)": 0.0,
+            "Enhanced Monitoring ingestion": 0.5 * 0.5,
+            "Enhanced Monitoring storage": 0.5 * 0.03,
+            "log exports (postgresql, upgrade) ingestion": 1.0 * 0.5,
+            "log exports (postgresql, upgrade) storage": 1.0 * 0.03,
+        }
+    )
+    # Multi-AZ doubles the instance and the storage price.
+    single = estimate_cost([rec("aws:rds/instance:Instance", "db", {**base, "multiAz": False})], "us-east-1")
+    assert plain.total_monthly_usd == pytest.approx(2 * single.total_monthly_usd)
+    # Every second instead of every minute: 60 times the metrics. A longer Performance Insights retention is
+    # not free and has no price here, so it is listed, never counted as zero.
+    busy = {**monitored, "monitoringInterval": 1.0, "performanceInsightsRetentionPeriod": 731.0}
+    est = estimate_cost([rec("aws:rds/instance:Instance", "db", busy)], "us-east-1")
+    assert est.for_resource("db") and [n.reason for n in est.not_priced] == [
+        "no price for Performance Insights kept 731 days (only 7 are free)"
+    ]
+    ingest = next(line for line in est.lines if line.item == "Enhanced Monitoring ingestion")
+    assert ingest.quantity == pytest.approx(30.0)

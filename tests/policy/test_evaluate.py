@@ -61,7 +61,7 @@ def test_empty_reason_is_a_config_error() -> None:
 
 def test_unknown_rule_id_is_a_config_error() -> None:
     with pytest.raises(
-        ConfigError, match=r"^policy_suppressions must be keyed by rule ids from SGA-001 to SGA-017"
+        ConfigError, match=r"^policy_suppressions must be keyed by rule ids from SGA-001 to SGA-023"
     ):
         evaluate([], {"SGA-999": "because"})
 

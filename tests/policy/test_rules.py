@@ -19,10 +19,14 @@ INSTANCE = "aws:ec2/instance:Instance"
 VOLUME = "aws:ebs/volume:Volume"
 
 
+# The example sizes from a workload that needs M; these plans size by tier alone.
+XS = {"tier": "XS", "users": "0", "repos": "0", "total_repo_gb": "", "largest_repo_gb": ""}
+
+
 @pytest.fixture(scope="module")
 def plan() -> Plan:
     """The single-node example stack at XS: secure by default, the base of most insecure variants."""
-    return run_plan(ROOT / "stacks" / "single-node", stack="example", config={"tier": "XS"})
+    return run_plan(ROOT / "stacks" / "single-node", stack="example", config=XS)
 
 
 def rec(
@@ -187,7 +191,7 @@ def test_sga010_allows_https_only_on_an_explicitly_public_alb() -> None:
     public = run_plan(
         ROOT / "stacks" / "single-node",
         stack="example",
-        config={"tier": "XS", "internet_facing": "true", "allowed_cidrs": '["0.0.0.0/0"]'},
+        config={**XS, "internet_facing": "true", "allowed_cidrs": '["0.0.0.0/0"]'},
     )
     assert fired(public.resources, "SGA-010") == []
     implicit = [
@@ -288,6 +292,99 @@ def test_sga017_bucket_without_public_access_block() -> None:
         {"bucket": "uploads-1234567", **settings, "blockPublicPolicy": False},
     )
     assert "blockPublicPolicy" in fired([bucket, half], "SGA-017")[0].message
+
+
+def test_sga018_single_az_database() -> None:
+    single = rec("aws:rds/instance:Instance", "db", {"multiAz": False})
+    unset = rec("aws:rds/instance:Instance", "old", {})
+    replica = rec("aws:rds/instance:Instance", "replica", {"replicateSourceDb": "db"})
+    multi = rec("aws:rds/instance:Instance", "ha", {"multiAz": True})
+    found = fired([single, unset, replica, multi], "SGA-018")
+    assert [(f.resource, f.severity.value) for f in found] == [("db", "high"), ("old", "high")]
+
+
+def test_sga019_database_without_performance_insights_or_enhanced_monitoring() -> None:
+    bare = rec("aws:rds/instance:Instance", "db", {"monitoringInterval": 0.0})
+    no_role = rec(
+        "aws:rds/instance:Instance",
+        "norole",
+        {"performanceInsightsEnabled": True, "monitoringInterval": 60.0},
+    )
+    good = rec(
+        "aws:rds/instance:Instance",
+        "good",
+        {"performanceInsightsEnabled": True, "monitoringInterval": 60.0, "monitoringRoleArn": "arn:role"},
+    )
+    found = fired([bare, no_role, good], "SGA-019")
+    assert sorted((f.resource, f.message.split(" ")[0]) for f in found) == [
+        ("db", "Enhanced"),
+        ("db", "Performance"),
+        ("norole", "Enhanced"),
+    ]
+    assert {f.severity.value for f in found} == {"medium"}
+
+
+def test_sga020_database_without_log_exports() -> None:
+    quiet = rec(
+        "aws:rds/instance:Instance", "db", {"engine": "postgres", "enabledCloudwatchLogsExports": ["upgrade"]}
+    )
+    mysql = rec("aws:rds/instance:Instance", "other", {"engine": "mysql"})
+    assert [f.message for f in fired([quiet, mysql], "SGA-020")] == [
+        "log types not exported to CloudWatch: postgresql"
+    ]
+
+
+def test_sga021_redis_without_auth() -> None:
+    open_group = rec(
+        "aws:elasticache/replicationGroup:ReplicationGroup", "redis", {"transitEncryptionEnabled": True}
+    )
+    token = rec(
+        "aws:elasticache/replicationGroup:ReplicationGroup",
+        "token",
+        {"transitEncryptionEnabled": True, "authToken": "x" * 32},
+    )
+    rbac = rec("aws:elasticache/replicationGroup:ReplicationGroup", "rbac", {"userGroupIds": ["sg-users"]})
+    found = fired([open_group, token, rbac], "SGA-021")
+    assert [(f.resource, f.severity.value) for f in found] == [("redis", "high")]
+
+
+def test_sga022_log_group_retention() -> None:
+    forever = rec("aws:cloudwatch/logGroup:LogGroup", "app", {"name": "/app"})
+    short_audit = rec(
+        "aws:cloudwatch/logGroup:LogGroup", "eks", {"name": "/aws/eks/sg/cluster", "retentionInDays": 90.0}
+    )
+    year = rec(
+        "aws:cloudwatch/logGroup:LogGroup", "ok", {"name": "/aws/eks/sg/cluster", "retentionInDays": 365.0}
+    )
+    other = rec("aws:cloudwatch/logGroup:LogGroup", "app30", {"name": "/app", "retentionInDays": 30.0})
+    found = fired([forever, short_audit, year, other], "SGA-022")
+    assert [(f.resource, f.severity.value) for f in found] == [("app", "high"), ("eks", "high")]
+    assert "kept 90 days" in found[1].message
+
+
+def test_sga023_alb_without_access_logs_or_deletion_protection(plan: Plan) -> None:
+    lb = "aws:lb/loadBalancer:LoadBalancer"
+    assert fired(plan.resources, "SGA-023") == []
+
+    def no_logs(inputs: dict[str, Any]) -> None:
+        inputs.pop("accessLogs", None)
+
+    def logs_disabled(inputs: dict[str, Any]) -> None:
+        inputs["accessLogs"] = {"bucket": "logs", "enabled": False}
+
+    def unprotected(inputs: dict[str, Any]) -> None:
+        inputs["enableDeletionProtection"] = False
+
+    for change, words in (
+        (no_logs, "access logs"),
+        (logs_disabled, "access logs"),
+        (unprotected, "deletion"),
+    ):
+        found = fired(changed(plan, lb, change), "SGA-023")
+        assert [(f.resource, f.severity.value) for f in found] == [("example-alb", "high")]
+        assert found[0].message.startswith(words)
+    network = rec(lb, "nlb", {"loadBalancerType": "network"})
+    assert fired([network], "SGA-023") == []
 
 
 def test_every_rule_has_a_test_above() -> None:

@@ -37,14 +37,19 @@ def test_the_release_depends_on_the_rds_iam_grant_of_every_database() -> None:
     for job in jobs:
         (instance,) = [r for r in resources if r["name"] == job["name"].removesuffix("-iam-grant")]
         assert instance["urn"] in job["depends_on"]
-    # The master password reaches the plan only as a secret.
+    # The master password reaches the plan only as a secret (as does the Redis endpoint with its token).
     for secret in (r for r in resources if r["type"] == "kubernetes:core/v1:Secret"):
-        assert secret["inputs"]["stringData"] == {"password": "[secret]"}
+        key = "endpoint" if secret["name"].endswith("-connection") else "password"
+        assert secret["inputs"]["stringData"] == {key: "[secret]"}
 
 
 def test_secret_auth_hands_the_chart_the_keys_it_reads() -> None:
     resources = plan_json(postgres_auth="secret", postgres_password="example-only-password")
-    secrets = [r for r in resources if r["type"] == "kubernetes:core/v1:Secret"]
+    secrets = [
+        r
+        for r in resources
+        if r["type"] == "kubernetes:core/v1:Secret" and r["name"].endswith("-credentials")
+    ]
     assert len(secrets) == 3
     for secret in secrets:
         assert set(secret["inputs"]["stringData"]) == set(CHART_TEMPLATE_KEYS["secrets"]["database_auth"])

@@ -222,3 +222,36 @@ def test_readme_cost_per_day_matches_the_plan(monkeypatch: pytest.MonkeyPatch, t
     per_day, per_month = (float(v.replace(",", "")) for v in row.groups())
     assert per_month == round(monthly, 2)
     assert per_day == round(monthly / (730 / 24), 2)
+
+
+@pytest.mark.parametrize("runtime", ["single-node", "eks"])
+def test_a_tier_below_the_workload_is_refused_one_larger_wins(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], runtime: str
+) -> None:
+    from sgarch.cli.app import main
+    from sgarch.plan import run_plan
+
+    monkeypatch.setenv("SGARCH_TODAY", TODAY)
+    # 1,000 users and 20,000 repos need M.
+    workload = {"users": "1000", "repos": "20000", "runtime": runtime}
+    if runtime == "eks":
+        workload |= {"http_proxy": "", "allowed_cidrs": '["10.0.0.0/8"]', "subnets_have_nat": "true"}
+    argv = ["plan", str(STACK), "--stack", "example"]
+    for key, value in {**workload, "tier": "XS"}.items():
+        argv += ["--config", f"{key}={value}"]
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    out, err = capsys.readouterr()
+    assert exit_info.value.code == 2 and out == ""
+    assert err.strip().splitlines() == [
+        "error: tier must be M or larger for the configured workload (got 'XS'): 1,000 users and 20,000 "
+        "repos need M; set tier to M or larger, or leave it unset to plan M."
+    ]
+    assert run_plan(STACK, stack="example", config={**workload, "tier": "XL"}).exports["tier"] == "XL"
+    assert run_plan(STACK, stack="example", config=workload).exports["tier"] == "M"
+    assert (
+        run_plan(
+            STACK, stack="example", config={"runtime": runtime, **workload, "users": "0", "repos": "0"}
+        ).exports["tier"]
+        == "XS"
+    )

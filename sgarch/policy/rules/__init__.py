@@ -21,6 +21,12 @@ from sgarch.policy.rules import (
     sga015_eks_control_plane_logs,
     sga016_iam_wildcard,
     sga017_s3_public_access,
+    sga018_rds_multi_az,
+    sga019_rds_performance_insights,
+    sga020_rds_log_exports,
+    sga021_redis_auth,
+    sga022_log_retention,
+    sga023_alb_access_logs,
 )
 
 __all__ = ["RULES"]
@@ -45,6 +51,12 @@ RULES: tuple[Rule, ...] = tuple(
             sga015_eks_control_plane_logs.RULE,
             sga016_iam_wildcard.RULE,
             sga017_s3_public_access.RULE,
+            sga018_rds_multi_az.RULE,
+            sga019_rds_performance_insights.RULE,
+            sga020_rds_log_exports.RULE,
+            sga021_redis_auth.RULE,
+            sga022_log_retention.RULE,
+            sga023_alb_access_logs.RULE,
         ),
         key=lambda rule: rule.id,
     )
