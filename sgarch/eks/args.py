@@ -8,12 +8,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from sgarch.cost import load_price_table
 from sgarch.eks.access import validate_admin_principal_arns
 from sgarch.eks.nodegroups import DEFAULT_HEADROOM, EXTERNAL_SERVICES, NodePlan, plan_node_groups
 from sgarch.eks.versions import (
     DEFAULT_KUBERNETES_VERSION,
     EKS_KUBERNETES_VERSIONS_AS_OF,
     MANAGED_ADDONS,
+    STANDARD_SUPPORT_KUBERNETES_VERSIONS,
     SUPPORTED_KUBERNETES_VERSIONS,
 )
 from sgarch.errors import ConfigError
@@ -158,6 +160,19 @@ class EksClusterArgs(BaseModel):
                 value,
                 "pick one of them, upgrading one minor at a time; a newer EKS release needs its row in "
                 "sgarch/eks/versions.py",
+            )
+        if value not in STANDARD_SUPPORT_KUBERNETES_VERSIONS:
+            prices = load_price_table().regions["us-east-1"]
+            raise ConfigError(
+                "kubernetes_version",
+                f"a version in EKS standard support ({', '.join(STANDARD_SUPPORT_KUBERNETES_VERSIONS)} as of "
+                f"{EKS_KUBERNETES_VERSIONS_AS_OF.isoformat()})",
+                value,
+                f"{value} is in extended support, which costs ${prices.eks_cluster_extended_support_hourly:.2f} "
+                f"per cluster-hour instead of ${prices.eks_cluster_hourly:.2f} (about "
+                f"${prices.eks_cluster_extended_support_hourly * 730:,.0f} instead of "
+                f"${prices.eks_cluster_hourly * 730:,.0f} a month), and sgarch keeps the STANDARD upgrade policy; "
+                f"upgrade to {STANDARD_SUPPORT_KUBERNETES_VERSIONS[0]}, one minor at a time",
             )
         return value
 

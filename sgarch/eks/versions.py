@@ -16,6 +16,7 @@ __all__ = [
     "MANAGED_ADDONS",
     "SOURCEGRAPH_CHART_REPOSITORY",
     "SOURCEGRAPH_CHART_VERSION",
+    "STANDARD_SUPPORT_KUBERNETES_VERSIONS",
     "SUPPORTED_KUBERNETES_VERSIONS",
     "EksKubernetesVersion",
 ]
@@ -56,6 +57,12 @@ SUPPORTED_KUBERNETES_VERSIONS: tuple[str, ...] = tuple(
 )
 """Versions EKS creates clusters with (standard or extended support) on the calendar's date. Deliberately
 tied to that date, not to today: a plan must not start failing on its own the day a version retires."""
+
+STANDARD_SUPPORT_KUBERNETES_VERSIONS: tuple[str, ...] = tuple(
+    v.version for v in EKS_KUBERNETES_VERSIONS if v.end_of_standard_support > EKS_KUBERNETES_VERSIONS_AS_OF
+)
+"""Versions in EKS standard support on the calendar's date. sgarch keeps clusters on the STANDARD upgrade
+policy, under which EKS upgrades a control plane itself when its standard support ends."""
 
 MANAGED_ADDONS: tuple[str, ...] = (
     "vpc-cni",

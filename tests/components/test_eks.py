@@ -328,6 +328,12 @@ def test_given_key_and_api_cidrs(pulumi_mocks: SgarchMocks) -> None:
             r"^kubernetes_version must be a version EKS supports \(1\.29, .*1\.34, 1\.35 as of 2026-02-14\) "
             r"\(got 1\.19\): pick one of them",
         ),
+        (
+            {"kubernetes_version": "1.30"},
+            r"^kubernetes_version must be a version in EKS standard support \(1\.32, .* as of 2026-02-14\) "
+            r"\(got 1\.30\): 1\.30 is in extended support, which costs \$0\.60 per cluster-hour instead of "
+            r"\$0\.10 \(about \$438 instead of \$73 a month\)",
+        ),
         ({"kubernetes_version": "1.99"}, r"^kubernetes_version must be a version EKS supports"),
         (
             {"enabled_cluster_log_types": ("api", "controller-manager")},
