@@ -7,6 +7,7 @@ without prefix delegation: ENIs × (IPv4 addresses per ENI − 1) + 2.
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 
 from sgarch.errors import ConfigError
@@ -88,9 +89,11 @@ def get_instance_type(name: str, field: str = "instance_type") -> InstanceType:
     try:
         return INSTANCE_TYPES[name]
     except KeyError:
+        close = difflib.get_close_matches(name, sorted(INSTANCE_TYPES), n=3, cutoff=0.6)
         raise ConfigError(
             field,
             "an instance type sgarch knows (m5, m6i, m6a or m7i, 2xlarge to 24xlarge)",
             name,
-            "pick one of those; sgarch needs its vCPU, memory and pod limit to pack pods",
+            (f"the closest are {', '.join(close)}; " if close else "pick one of those; ")
+            + "sgarch needs its vCPU, memory and pod limit to pack pods",
         ) from None

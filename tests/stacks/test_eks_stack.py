@@ -7,10 +7,13 @@ from pathlib import Path
 import pytest
 import yaml
 
+from sgarch.cli.app import main
+from sgarch.eks.instances import INSTANCE_TYPES
+from sgarch.eks.nodegroups import EKS_NODE_GROUP_QUOTA, EKS_NODE_GROUPS_PER_CLUSTER_QUOTA
 from sgarch.eks.versions import DEFAULT_KUBERNETES_VERSION
 from sgarch.errors import ConfigError
 from sgarch.plan import run_plan
-from sgarch.tiers import Tier
+from sgarch.tiers import TIERS, Tier
 
 STACK = Path(__file__).parents[2] / "stacks" / "eks"
 # The stack folder ships only Pulumi.example.yaml; these overrides put its keys back to "unset".
@@ -152,9 +155,55 @@ def test_brought_vpc_may_open_the_api_too() -> None:
         ({"kubernetes_version": "1.19"}, r"^kubernetes_version must be a version EKS supports"),
         ({"users": "10"}, r"^repos must be set together with users and repos"),
         ({"instance_type": "t3.large"}, r"^instance_type must be an instance type sgarch knows"),
+        (
+            {"instance_type": "m6a.3xlarge"},
+            r"^instance_type must be an instance type sgarch knows .* \(got 'm6a\.3xlarge'\): the closest are m6a\.",
+        ),
         ({"node_count": "1"}, r"^node_count must be at least \d+ \(what the pods need on m6a"),
     ],
 )
 def test_config_errors_name_the_key(config: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         run_plan(STACK, stack="example", config={**BASE, **config})
+
+
+# The example file's workload cleared ("0" and "" mean unset); its managed services stay on.
+TIER_ONLY = {"users": "0", "repos": "0", "total_repo_gb": "", "largest_repo_gb": ""}
+
+
+@pytest.mark.parametrize("tier", list(Tier), ids=str)
+def test_tier_only_node_groups_match_the_tier_table(tier: Tier) -> None:
+    plan = run_plan(STACK, stack="example", config={**TIER_ONLY, "tier": tier.value})
+    assert plan.exports["tier"] == tier.value
+    groups = plan.by_type("aws:eks/nodeGroup:NodeGroup")
+    sizes = [
+        (g.inputs["scalingConfig"]["desiredSize"], INSTANCE_TYPES[g.inputs["instanceTypes"][0]])
+        for g in groups
+    ]
+    assert all(count <= EKS_NODE_GROUP_QUOTA for count, _ in sizes)
+    assert len(groups) <= EKS_NODE_GROUPS_PER_CLUSTER_QUOTA
+    vcpu = sum(count * itype.vcpu for count, itype in sizes)
+    memory_gib = sum(count * itype.memory_gib for count, itype in sizes)
+    spec = TIERS[tier]
+    assert vcpu >= spec.vcpu and memory_gib >= spec.memory_gb
+    if tier in (Tier.XS, Tier.S, Tier.M):
+        assert vcpu <= 96 and memory_gib <= 384  # 6 x m6a.4xlarge, Sourcegraph's EKS guide
+    else:
+        assert vcpu <= 2 * spec.vcpu and memory_gib <= 2 * spec.memory_gb
+
+
+def test_a_tier_below_the_workload_is_refused_one_larger_wins(capsys: pytest.CaptureFixture[str]) -> None:
+    # The example's workload (1,000 users, 20,000 repos) needs M.
+    with pytest.raises(SystemExit) as exit_info:
+        main(["plan", str(STACK), "--stack", "example", "--config", "tier=XS"])
+    out, err = capsys.readouterr()
+    assert exit_info.value.code == 2 and out == ""
+    assert err.strip().splitlines() == [
+        "error: tier must be M or larger for the configured workload (got 'XS'): 1,000 users need S and "
+        "20,000 repos need M; set tier to M or larger, or leave it unset to plan M."
+    ]
+    plan = run_plan(STACK, stack="example", config={"tier": "XL"})
+    assert plan.exports["tier"] == "XL"
+    vcpu = plan.exports["node_count"] * INSTANCE_TYPES[plan.exports["instance_type"]].vcpu
+    assert vcpu >= TIERS[Tier.XL].vcpu
+    assert run_plan(STACK, stack="example").exports["tier"] == "M"
