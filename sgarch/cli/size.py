@@ -168,7 +168,8 @@ def _print_table(est: Estimate) -> None:
     console.print(table)
     console.print(
         f"Tier capacity: up to {spec.max_users:,} users and {spec.max_repos:,} repos; "
-        f"{spec.vcpu} vCPU / {spec.memory_gb} GB"
+        f"{spec.vcpu} vCPU / {spec.memory_gb} GB. Requests are a share of it; limits are upstream's figures, "
+        "and memory nobody requested is page cache for gitserver and zoekt."
     )
     if est.recommended_instance_type:
         console.print(
@@ -197,9 +198,11 @@ def _print_node_groups(console: Console, est: Estimate) -> None:
     except ConfigError as exc:
         console.print(f"EKS node groups: none fit ({exc})")
         return
+    itype = plan.instance_type
     console.print(
-        f"EKS node groups: {plan.node_count} × {plan.instance_type.name} "
+        f"EKS node groups: {plan.node_count} × {itype.name} "
         f"({' + '.join(str(n) for n in plan.nodes_per_az)} over {plan.az_count} zones), "
+        f"{plan.node_count * itype.vcpu} vCPU / {plan.node_count * itype.memory_gib:,} GiB, "
         f"{plan.cpu_efficiency:.0%} of CPU and {plan.memory_efficiency:.0%} of memory requested, "
         f"about ${plan.monthly_usd:,.0f}/month on demand."
     )

@@ -98,14 +98,17 @@ EKS = Architecture(
     title="EKS",
     summary=(
         "Sourcegraph's Helm chart on Amazon EKS with managed node groups, in private subnets across several "
-        "availability zones, with the databases and Redis as managed AWS services where configured. "
+        "availability zones, with the databases and Redis as managed AWS services where configured: RDS "
+        "Multi-AZ and ElastiCache with a replica and automatic failover in another zone. "
         "`pulumi up` reaches the Kubernetes API from where it runs: when the stack creates the VPC, the API "
         "endpoint is private and public, the public side open only to `public_access_cidrs` (required); with "
         "your own `vpc_id` it is private only, and Pulumi runs from inside that network."
     ),
     choose_when=(
         "Required for 2XL and 3XL (over 20,000 users or 250,000 repositories). Also the choice at smaller "
-        "tiers when you need rolling upgrades, redundancy across availability zones, or already run Kubernetes."
+        "tiers when you need rolling upgrades, redundancy across availability zones (with `postgres` and "
+        "`redis`: the in-cluster databases and Redis are single pods on one zone's EBS volumes), or already "
+        "run Kubernetes."
     ),
     upgrade_notes=(
         "Upgrade Sourcegraph one minor release at a time with `helm upgrade` to the next chart version; the "

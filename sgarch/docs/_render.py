@@ -8,9 +8,10 @@ from sgarch.cost import CostEstimate, ebs_volume_items, format_usd, load_price_t
 from sgarch.docs._architectures import Architecture
 from sgarch.docs._mermaid import render_mermaid
 from sgarch.docs._plans import DOCS_REGION, PlannedTier
+from sgarch.eks.instances import INSTANCE_TYPES
 from sgarch.policy import RULES, SUPPRESSIONS_KEY, Finding, Severity
-from sgarch.sizing.estimator import AVERAGE_REPO_GB
-from sgarch.tiers import TIERS, Tier
+from sgarch.sizing.estimator import TIER_ONLY_TOTAL_REPO_GB
+from sgarch.tiers import TIERS
 
 __all__ = ["GENERATED_NOTE", "render_architecture", "render_policy_rules", "render_readme"]
 
@@ -94,6 +95,26 @@ def _machines(planned: PlannedTier) -> str:
             label = f"ElastiCache {i.get('nodeType')}"
             counts[label] = counts.get(label, 0) + int(float(i.get("numCacheClusters") or 1))
     return ", ".join(f"{n} × {label}" for label, n in sorted(counts.items())) or "–"
+
+
+def _compute(planned: PlannedTier) -> str:
+    """vCPU / GiB of the plan's EC2 instances and EKS nodes (RDS and ElastiCache are not counted)."""
+    vcpu = memory = 0
+    for record in planned.plan.resources:
+        i = record.inputs
+        if record.type == "aws:ec2/instance:Instance":
+            names, count = [str(i.get("instanceType"))], 1
+        elif record.type == "aws:eks/nodeGroup:NodeGroup":
+            names = [str(x) for x in i.get("instanceTypes") or []]
+            count = int(float((i.get("scalingConfig") or {}).get("desiredSize", 1)))
+        else:
+            continue
+        known = INSTANCE_TYPES.get(names[0]) if names else None
+        if known is None:
+            return "–"
+        vcpu += known.vcpu * count
+        memory += known.memory_gib * count
+    return f"{vcpu:,} / {memory:,}" if vcpu else "–"
 
 
 def _volume_text(inputs: dict[str, object]) -> str:
@@ -242,12 +263,21 @@ def render_architecture(
                 repos,
                 _machines(tier),
                 _volumes(tier),
+                _compute(tier),
                 _usd(tier.cost.total_monthly_usd),
             )
         )
     out += _table(
-        ["Tier", "Users (up to)", "Repositories (up to)", "Instances / nodes", "Volumes", "Per month"],
-        ["l", "r", "r", "l", "l", "r"],
+        [
+            "Tier",
+            "Users (up to)",
+            "Repositories (up to)",
+            "Instances / nodes",
+            "Volumes",
+            "vCPU / GiB",
+            "Per month",
+        ],
+        ["l", "r", "r", "l", "l", "r", "r"],
         rows,
     )
     if tiered:
@@ -259,16 +289,14 @@ def render_architecture(
     if tiered and arch.slug != "poc":
         out += [
             "",
-            "Sized by tier alone, each row assumes the tier's user and repository limits with repositories of "
-            f"about {AVERAGE_REPO_GB * 1000:.0f} MB on average (the ratio of Sourcegraph's own estimator "
-            "defaults). Larger repositories need more gitserver memory and disk: size your real workload with "
-            "`sgarch size` or the stack's `users`, `repos` and `total_repo_gb` keys."
-            + (
-                " 2XL and 3XL follow the estimator's curves past Sourcegraph's published machine sizes; treat "
-                "them as upper bounds and confirm them with Sourcegraph."
-                if any(t.tier in (Tier.XXL, Tier.XXXL) for t in planned)
-                else ""
-            ),
+            "Sized by tier alone, each row assumes the tier's user and repository limits and "
+            f"{TIER_ONLY_TOTAL_REPO_GB:,.0f} GB of repositories on disk (the default of Sourcegraph's resource "
+            "estimator, and what the 500 GiB data volume floor holds), the same at every tier and in every "
+            "architecture: disk and gitserver's working memory follow it. CPU and memory follow Sourcegraph's "
+            "tier table: the vCPU / GiB column is never below the tier's documented size, services request a "
+            "share of it, and the memory nobody requested is page cache for gitserver and zoekt. Size your "
+            "real workload, and its repository data, with "
+            "`sgarch size` or the stack's `users`, `repos` and `total_repo_gb` keys.",
         ]
     out += ["", "### Where the money goes", ""]
     categories = sorted({c for t in planned for c in t.cost.by_category()})
@@ -384,7 +412,10 @@ def render_readme(
             for _, planned in tiered:
                 match = [t for t in planned if t.tier == tier]
                 costs.append(
-                    f"{_usd(match[0].cost.total_monthly_usd)} ({_machines(match[0])})" if match else "–"
+                    f"{_usd(match[0].cost.total_monthly_usd)} ({_machines(match[0])}; "
+                    f"{_compute(match[0])} vCPU / GiB)"
+                    if match
+                    else "–"
                 )
             rows.append((f"**{tier.value}**", f"{spec.max_users:,}", f"{spec.max_repos:,}", *costs))
         out += _table(header, ["l", "r", "r", *["l"] * len(tiered)], rows)

@@ -6,6 +6,16 @@ the cheapest packing wins, and on a tie the smaller type (more nodes, smaller fa
 spread round-robin over at least two availability zones, one managed node group per zone, because a pod
 with an EBS volume can only ever run in its volume's zone.
 
+The tier's documented size is a floor: a tier's nodes together never offer less vCPU or memory than
+Sourcegraph's tier table gives it (48 vCPU / 192 GB for L), because that is the size Sourcegraph load-tested
+and the estimate's requests are shares of it (:mod:`sgarch.sizing.estimator`). Memory nobody requested is
+the page cache gitserver and zoekt live on. Managed AWS services (RDS, ElastiCache, S3) do not lower the
+floor.
+
+Every plan stays within EKS's default quotas: at most :data:`EKS_NODE_GROUP_QUOTA` nodes per managed node
+group and :data:`EKS_NODE_GROUPS_PER_CLUSTER_QUOTA` node groups per cluster. A plan that needs more is a
+:class:`~sgarch.errors.ConfigError` naming the quota to raise.
+
 When a single pod of a sharded service (gitserver, indexed-search, searcher) is larger than the biggest
 node can hold, the service gets more replicas, each with a share of the total: these services split their
 repositories across replicas, so a replica's memory and disk follow its share. Other pods that are too
@@ -32,28 +42,34 @@ from sgarch.eks.packing import (
 )
 from sgarch.errors import ConfigError
 from sgarch.sizing.estimator import SINGLETONS, Estimate, Totals
+from sgarch.tiers import TIERS, Tier
 
 __all__ = [
     "CLUSTER_PODS",
     "DAEMONSETS",
     "DEFAULT_HEADROOM",
+    "EKS_NODE_GROUPS_PER_CLUSTER_QUOTA",
     "EKS_NODE_GROUP_QUOTA",
     "EXTERNAL_SERVICES",
     "NODE_AMI_TYPE",
     "NODE_CAPACITY_TYPE",
     "NodePlan",
     "daemonset_requests",
+    "floor_node_count",
     "node_group_generation",
     "plan_node_groups",
     "pod_requests",
 ]
 
 DEFAULT_HEADROOM = 0.15
-"""Fraction of each node's pod capacity kept free: room for a rolling update's surge pod and for requests
-we estimate rather than read (the EKS add-ons)."""
+"""Fraction of the nodes' pod capacity kept free over the plan: room for a rolling update's surge pod and
+for requests we estimate rather than read (the EKS add-ons). No node is packed beyond its allocatable."""
 
 EKS_NODE_GROUP_QUOTA = 450
 """EKS's default service quota of nodes per managed node group (adjustable in Service Quotas)."""
+
+EKS_NODE_GROUPS_PER_CLUSTER_QUOTA = 30
+"""EKS's default service quota of managed node groups per cluster (adjustable in Service Quotas)."""
 
 NODE_AMI_TYPE = "AL2023_x86_64_STANDARD"
 """The AMI type of every node group: EKS's Amazon Linux 2023 for x86-64 (the default from Kubernetes 1.30)."""
@@ -269,6 +285,78 @@ def _reshard(
     return dataclasses.replace(est, services=ordered, totals=Totals.of(ordered)), changes
 
 
+def _lower_bound(pods: list[PodRequest], kept: NodeShape, shape: NodeShape) -> int:
+    # Nodes the pods need whatever the placement: their total over what a node offers with its headroom,
+    # and one node for each pod over half a node in the same resource. Every term grows with the pods, so a
+    # growing workload never gets fewer nodes from it.
+    for pod in pods:
+        if not shape.fits(pod):
+            raise PodTooLargeError(pod, shape)
+    return max(
+        math.ceil(sum(p.cpu_millis for p in pods) / max(kept.cpu_millis, 1)),
+        math.ceil(sum(p.memory_mib for p in pods) / max(kept.memory_mib, 1)),
+        math.ceil(len(pods) / max(kept.pods, 1)),
+        sum(1 for p in pods if 2 * p.cpu_millis > shape.cpu_millis),
+        sum(1 for p in pods if 2 * p.memory_mib > shape.memory_mib),
+    )
+
+
+def _consolidate(nodes: list[list[PodRequest]], shape: NodeShape) -> list[list[PodRequest]]:
+    # Empty the least-loaded node into the others' free space when it all fits, then the next one.
+    nodes = [list(n) for n in nodes]
+    while len(nodes) > 1:
+        nodes.sort(key=lambda n: sum(p.cpu_millis for p in n) + sum(p.memory_mib for p in n), reverse=True)
+        moved = [list(n) for n in nodes[:-1]]
+        for pod in sorted(nodes[-1], key=lambda p: (-p.memory_mib, -p.cpu_millis, p.name)):
+            for node in moved:
+                if (
+                    sum(p.cpu_millis for p in node) + pod.cpu_millis <= shape.cpu_millis
+                    and sum(p.memory_mib for p in node) + pod.memory_mib <= shape.memory_mib
+                    and len(node) < shape.pods
+                ):
+                    node.append(pod)
+                    break
+            else:
+                return nodes
+        nodes = moved
+    return nodes
+
+
+def _pack(pods: list[PodRequest], shape: NodeShape, needed: int) -> list[list[PodRequest]]:
+    # First-fit decreasing can need a node more for a slightly smaller workload (the classic anomaly). The
+    # count comes from the monotone lower bound ``needed``, which leaves each node its headroom on average;
+    # placing the pods on full nodes fits them in that count but in rare corner cases, and the best of three
+    # orders, each followed by emptying its emptiest nodes into the others, makes those rarer still.
+    best: list[list[PodRequest]] | None = None
+    for order in ("dominant", "memory", "cpu"):
+        nodes = first_fit_decreasing(pods, shape, order)
+        if needed < len(nodes) <= 64:  # large plans are identical replicas, where the pass gains nothing
+            nodes = _consolidate(nodes, shape)
+        if best is None or len(nodes) < len(best):
+            best = nodes
+        if len(best) <= needed:
+            break
+    assert best is not None
+    return best
+
+
+def floor_node_count(instance: InstanceType, tier: Tier) -> int:
+    """Nodes of ``instance`` that together offer at least ``tier``'s documented vCPU and memory."""
+    spec = TIERS[tier]
+    return max(math.ceil(spec.vcpu / instance.vcpu), math.ceil(spec.memory_gb / instance.memory_gib))
+
+
+def _quota_error(nodes: int, az_count: int, itype: str) -> ConfigError:
+    return ConfigError(
+        "node_count",
+        f"at most {EKS_NODE_GROUP_QUOTA * az_count} over {az_count} zones ({EKS_NODE_GROUP_QUOTA} nodes per managed "
+        "node group, EKS's default quota)",
+        f"{nodes} × {itype}",
+        "pick a larger instance_type or more zones, or raise 'Nodes per managed node group' in Service Quotas "
+        "and set node_count",
+    )
+
+
 def _too_large(error: PodTooLargeError, field: str) -> ConfigError:
     pod = error.pod
     return ConfigError(
@@ -276,8 +364,7 @@ def _too_large(error: PodTooLargeError, field: str) -> ConfigError:
         f"a type whose nodes hold the largest pod ({pod.name}: {pod.cpu_millis}m CPU, {pod.memory_mib}Mi memory)",
         error.shape.instance_type,
         f"{error.shape.instance_type} offers pods {error.shape.cpu_millis}m and {error.shape.memory_mib}Mi after "
-        "reservations, DaemonSets and headroom; pick a larger type, lower node_headroom, or move the service "
-        "to a managed AWS service",
+        "reservations and DaemonSets; pick a larger type, or move the service to a managed AWS service",
     )
 
 
@@ -301,6 +388,14 @@ def plan_node_groups(
     if az_count < 2:
         raise ConfigError(
             "availability_zone_count", "at least 2", az_count, "spread nodes over two zones or more"
+        )
+    if az_count > EKS_NODE_GROUPS_PER_CLUSTER_QUOTA:
+        raise ConfigError(
+            "availability_zone_count",
+            f"at most {EKS_NODE_GROUPS_PER_CLUSTER_QUOTA} (one managed node group per zone; EKS's default quota "
+            "of managed node groups per cluster)",
+            az_count,
+            "use fewer zones, or raise 'Managed node groups per cluster' in Service Quotas",
         )
     excluded = frozenset(excluded_services)
     unknown = excluded - EXTERNAL_SERVICES
@@ -332,24 +427,35 @@ def plan_node_groups(
     ) = None
     tried: list[tuple[str, int, float]] = []
     last_error: PodTooLargeError | None = None
+    quota_error: ConfigError | None = None
     for itype in types:
-        shape = node_shape(itype, daemonsets, headroom)
-        sized, resharded = _reshard(est, shape, excluded)
+        # Sharded services split so that one replica fits a node with its headroom; the node count keeps the
+        # headroom over the whole plan; the pods are then placed on nodes filled up to their allocatable.
+        kept = node_shape(itype, daemonsets, headroom)
+        shape = node_shape(itype, daemonsets)
+        sized, resharded = _reshard(est, kept, excluded)
+        pods = pod_requests(sized, excluded)
         try:
-            nodes = first_fit_decreasing(pod_requests(sized, excluded), shape)
+            needed = max(az_count, floor_node_count(itype, est.tier), _lower_bound(pods, kept, shape))
+            nodes = _pack(pods, shape, needed)
         except PodTooLargeError as exc:
             last_error = exc
             tried.append((itype.name, 0, 0.0))
             continue
-        count = max(len(nodes), az_count)
+        count = max(len(nodes), needed)
         cost = count * itype.monthly_usd
         added = sum(after - before for _, before, after in resharded)
         tried.append((itype.name, count, cost))
+        if math.ceil(count / az_count) > EKS_NODE_GROUP_QUOTA:
+            quota_error = _quota_error(count, az_count, itype.name)
+            continue
         # Cheapest wins. On a tie (prices are linear in vCPU), the type that splits services least, then
         # the smaller type (smaller failure domains), which the loop saw first.
         if best is None or (round(cost, 2), added) < (round(best[0], 2), best[1]):
             best = (cost, added, count, itype, shape, nodes, sized, resharded)
     if best is None:
+        if quota_error is not None:
+            raise quota_error
         assert last_error is not None
         raise _too_large(last_error, "instance_type")
     _, _, count, itype, shape, nodes, sized, resharded = best
@@ -365,10 +471,11 @@ def plan_node_groups(
         count = node_count
     packed = [tuple(n) for n in nodes] + [()] * (count - len(nodes))
     warnings = []
-    if math.ceil(count / az_count) > EKS_NODE_GROUP_QUOTA:
+    if node_count is not None and math.ceil(count / az_count) > EKS_NODE_GROUP_QUOTA:
+        # An explicit count is the operator's word that the quota was raised; say which one it needs.
         warnings.append(
             f"{math.ceil(count / az_count)} nodes per zone exceed EKS's default quota of "
-            f"{EKS_NODE_GROUP_QUOTA} nodes per managed node group; raise it in Service Quotas or use more zones"
+            f"{EKS_NODE_GROUP_QUOTA} nodes per managed node group; raise it in Service Quotas first"
         )
     for service, before, after in resharded:
         warnings.append(

@@ -20,7 +20,7 @@ fraction of what is left free on each node.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from sgarch.eks.instances import InstanceType
@@ -129,9 +129,19 @@ def _dominant_share(pod: PodRequest, shape: NodeShape) -> float:
     return max(pod.cpu_millis / max(shape.cpu_millis, 1), pod.memory_mib / max(shape.memory_mib, 1))
 
 
-def first_fit_decreasing(pods: Sequence[PodRequest], shape: NodeShape) -> list[list[PodRequest]]:
+_ORDERS: dict[str, Callable[[PodRequest, NodeShape], tuple[float, ...]]] = {
+    "dominant": lambda p, s: (-_dominant_share(p, s), -p.memory_mib, -p.cpu_millis),
+    "memory": lambda p, s: (-p.memory_mib, -p.cpu_millis),
+    "cpu": lambda p, s: (-p.cpu_millis, -p.memory_mib),
+}
+
+
+def first_fit_decreasing(
+    pods: Sequence[PodRequest], shape: NodeShape, order: str = "dominant"
+) -> list[list[PodRequest]]:
     """Assign every pod to a node; return the nodes (lists of pods), fewest that first-fit decreasing finds.
 
+    ``order`` sorts the pods before placing them: by dominant share (the default), by memory or by CPU.
     Raises :class:`PodTooLargeError` for a pod no empty node can hold. Deterministic: ties are broken by
     pod name. Runs in about O(pods + distinct pod sizes × nodes), so thousands of identical replicas pack
     in milliseconds.
@@ -139,7 +149,8 @@ def first_fit_decreasing(pods: Sequence[PodRequest], shape: NodeShape) -> list[l
     for pod in pods:
         if not shape.fits(pod):
             raise PodTooLargeError(pod, shape)
-    ordered = sorted(pods, key=lambda p: (-_dominant_share(p, shape), -p.memory_mib, -p.cpu_millis, p.name))
+    key = _ORDERS[order]
+    ordered = sorted(pods, key=lambda p: (*key(p, shape), p.name))
     nodes: list[list[PodRequest]] = []
     free_cpu: list[int] = []
     free_memory: list[int] = []

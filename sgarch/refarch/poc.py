@@ -268,13 +268,10 @@ class PocSettings(BaseModel):
     def planned_tier(self) -> Tier:
         """The tier to plan: ``tier`` if set and at least what :meth:`workload` needs, else what it needs.
         Raises ConfigError for a ``tier`` below the workload's."""
-        workload = self.workload()
-        needed = estimate(workload).tier
         if self.users is None:
             # The default POC workload is not configured: an explicit tier always wins over it.
-            return planned_tier(self.tier, None) if self.tier else needed
-        why = f"{workload.users:,} users and {workload.repos:,} repos need {needed}"
-        return planned_tier(self.tier, needed, why)
+            return planned_tier(self.tier, None) if self.tier else estimate(self.workload()).tier
+        return estimate(self.workload(), tier=self.tier).tier
 
     def workload(self) -> Workload:
         """The POC workload: the configured one, or 50 users, 500 repos and 50 GB."""

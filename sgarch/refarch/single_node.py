@@ -14,6 +14,7 @@ from sgarch.errors import ConfigError
 from sgarch.naming import (
     IAM_ROLE_NAME,
     LOAD_BALANCER_NAME,
+    S3_BUCKET_NAME,
     SECURITY_GROUP_NAME,
     TARGET_GROUP_NAME,
     check_autonamed,
@@ -74,6 +75,13 @@ class SingleNodeSettings(WorkloadSettings):
     """Route53 zone for an alias record to the ALB."""
     record_name: str | None = None
     """Record name for the alias, such as sourcegraph.example.com."""
+    alb_access_logs: bool = True
+    """ALB access logs in S3. Default: on (finding SGA-023 when off, unless suppressed)."""
+    alb_access_logs_bucket: str | None = None
+    """Existing bucket for the ALB's access logs (SSE-S3, its policy letting ELB log delivery write).
+    Default: a bucket the stack creates (private, TLS only, logs deleted after 90 days, kept on destroy)."""
+    alb_deletion_protection: bool = True
+    """ALB deletion protection. Default: on; turn it off (and pulumi up) before pulumi destroy."""
     alarm_topic_arn: str | None = None
     """SNS topic for alarms. Default: none."""
     snapshot_retention_days: int = 7
@@ -109,6 +117,8 @@ def deploy(name: str, settings: SingleNodeSettings) -> dict[str, pulumi.Output[s
     autonamed = [("instance", SECURITY_GROUP_NAME), ("snapshots", IAM_ROLE_NAME)]
     if settings.certificate_arn:
         autonamed += [("alb", LOAD_BALANCER_NAME), ("frontend", TARGET_GROUP_NAME)]
+        if settings.alb_access_logs and not settings.alb_access_logs_bucket:
+            autonamed.append(("alb-logs", S3_BUCKET_NAME))
     check_autonamed(name, autonamed, "stack name")
     workload = settings.workload()
     if settings.tier is not None:
@@ -153,6 +163,9 @@ def deploy(name: str, settings: SingleNodeSettings) -> dict[str, pulumi.Output[s
             allowed_cidrs=settings.allowed_cidrs,
             zone_id=settings.zone_id,
             record_name=settings.record_name,
+            access_logs=settings.alb_access_logs,
+            access_logs_bucket=settings.alb_access_logs_bucket,
+            deletion_protection=settings.alb_deletion_protection,
         )
     node = SingleNode(
         name,

@@ -8,6 +8,8 @@ from sgarch.sizing.estimator import (
     Totals,
     estimate,
     estimate_for_tier,
+    planned_tier,
+    tier_workload,
 )
 from sgarch.sizing.workload import LIMITS, Workload
 
@@ -21,4 +23,6 @@ __all__ = [
     "Workload",
     "estimate",
     "estimate_for_tier",
+    "planned_tier",
+    "tier_workload",
 ]

@@ -1,7 +1,39 @@
 """Turn a :class:`Workload` into a tier and per-service resources.
 
 The model is Sourcegraph's resource estimator (reference points per service, linear interpolation,
-half-away-from-zero replica rounding, storage formulas), with four deliberate differences:
+half-away-from-zero replica rounding, storage formulas), with the deliberate differences below. Sources:
+sourcegraph/resource-estimator ``internal/scaling/references.go`` (commit 8a3f0fc) for the curves and
+storage formulas, Sourcegraph's ``instance-size`` page for the tier table (vCPU and memory per tier).
+
+**The tier table sets the size; the curves share it out.** Upstream reports a deployment's total CPU and
+memory from the tier ladder (8 vCPU / 32 GB for XS up to 260 vCPU / 1,000 GB for 3XL), not from the sum of
+its per-service figures, and those ladder figures are what Sourcegraph's load tests validated. The sums are
+far off the ladder: about 32 cores of CPU requests at XS, where the tier is 8 vCPU, and gitserver's memory
+curve alone asks for 5% of all repository data (800 GB for 8 TB of repositories). sgarch therefore reads
+every curve as a *share*:
+
+- **Limits** are upstream's figures: what one service may burst to (gitserver's at least twice its cap).
+- **Requests**, what Kubernetes reserves, are upstream's figures scaled by one factor per tier and
+  dimension, so that the workload a tier stands for (:func:`tier_workload`) requests at most
+  :data:`REQUEST_SHARE` of the tier's vCPU and memory. The rest of the tier is the operating system's,
+  bursts' and the page cache's. A tier's factor is the smallest any tier from it upwards needs, so factors
+  never fall as the tier grows and a growing workload never gets smaller requests (:func:`request_factors`).
+  In practice 3XL sets them: about 0.21 of upstream's CPU and 0.44 of its memory.
+- **gitserver memory** is working memory per replica: upstream's curve (5% of all repository data, meant
+  as the page cache that keeps repositories hot) is the request up to :data:`GITSERVER_MEMORY_CAP_GB` per
+  replica. The rest of the curve is page cache, which Linux takes from the memory nobody requested (the
+  node's unrequested memory and its headroom); the limit, which counts page cache, stays upstream's
+  figure and is at least twice the cap.
+- **zoekt-webserver** memory-maps its index shards, so its memory is capped the same way at
+  :data:`ZOEKT_MEMORY_CAP_GB` per replica. Its last reference point (5,000,000 repositories: 50 replicas,
+  2,160/4,320 GB and 8/384 cores) is read as totals across the replicas (43 GB each), as the rest of the
+  curve implies; read per replica it would be 108 TB. searcher's memory follows repositories, not data;
+  its data-driven figure is scratch disk (below).
+- **Storage is unchanged**: gitserver 1.3 ×, zoekt 0.6 × the repository data, searcher's cache from the
+  largest repository and the total, exactly upstream's formulas.
+
+The node plans (:mod:`sgarch.eks.nodegroups`) add the other half: a tier's nodes never offer less than the
+tier's vCPU and memory. Further differences from upstream:
 
 1. **Tier from users and repositories.** Upstream lets the repositories ladder overwrite the users ladder,
    so 37,000 users with one repository come out "XS". Here the larger of the two wins, and the estimate says
@@ -15,6 +47,8 @@ half-away-from-zero replica rounding, storage formulas), with four deliberate di
    (``indexedSearch`` = zoekt-webserver, ``indexedSearchIndexer`` = zoekt-indexserver).
 4. **Limits never below requests.** A few reference points ask for more than their limit, which Kubernetes
    rejects; the limit is raised to the request.
+5. **An explicit tier** at or above what the workload needs is planned as asked (its request factors); one
+   below it is a :class:`~sgarch.errors.ConfigError` naming both tiers (:func:`planned_tier`).
 
 Totals are rounded up: CPU to a quarter core, memory to a quarter GB, storage to a whole GB.
 """
@@ -27,21 +61,41 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
 
+from sgarch.errors import ConfigError
 from sgarch.sizing.reference_points import CURVES, Curve, Point
 from sgarch.sizing.workload import Workload
-from sgarch.tiers import TIERS, Tier, TierSpec, tier_for_repos, tier_for_users
+from sgarch.tiers import TIERS, Tier, TierSpec, get_tier, tier_for_repos, tier_for_users
 
 __all__ = [
-    "AVERAGE_REPO_GB",
+    "GITSERVER_MEMORY_CAP_GB",
+    "REQUEST_SHARE",
     "SERVICE_ORDER",
     "SINGLETONS",
+    "TIER_ONLY_TOTAL_REPO_GB",
+    "ZOEKT_MEMORY_CAP_GB",
     "Architecture",
     "Estimate",
     "ServiceEstimate",
     "Totals",
     "estimate",
     "estimate_for_tier",
+    "planned_tier",
+    "request_factors",
+    "tier_workload",
 ]
+
+REQUEST_SHARE = 0.75
+"""Fraction of a tier's vCPU and memory that the requests of the workload it stands for add up to at most.
+The other quarter is left to the operating system, to limits above requests and to the page cache."""
+
+GITSERVER_MEMORY_CAP_GB = 16.0
+"""Working memory requested per gitserver replica at most, GB: twice the Helm chart's default request
+(8G), room for git's pack windows on the 35 GB repositories the L and XL tiers were validated with. The
+limit is at least twice this. Memory beyond it serves as page cache, which needs no request."""
+
+ZOEKT_MEMORY_CAP_GB = 16.0
+"""Memory requested per zoekt-webserver replica at most, GB (its limit stays upstream's): upstream's own
+figure at 250,000 repositories. zoekt memory-maps its index shards, so the rest is page cache."""
 
 
 class Architecture(str, enum.Enum):
@@ -198,7 +252,8 @@ class Estimate:
     users_tier: Tier
     repos_tier: Tier
     decided_by: str
-    """Which dimension set the tier: ``"users"``, ``"repos"`` or ``"users and repos"``."""
+    """Which dimension set the tier: ``"users"``, ``"repos"``, ``"users and repos"``, or ``"tier"`` when an
+    explicit tier above what the workload needs was asked for."""
     services: tuple[ServiceEstimate, ...]
     totals: Totals
     recommended_architecture: Architecture
@@ -217,6 +272,9 @@ class Estimate:
         w = self.workload
         users = f"{w.users:,} users need {self.users_tier} (up to {TIERS[self.users_tier].max_users:,})"
         repos = f"{w.repos:,} repos need {self.repos_tier} (up to {TIERS[self.repos_tier].max_repos:,})"
+        if self.decided_by == "tier":
+            needed = max(self.users_tier, self.repos_tier)
+            return f"Tier {self.tier} as configured; the workload alone needs {needed} ({users}; {repos})."
         if self.decided_by == "repos":
             return f"Repos decided it: {repos}; {w.users:,} users alone would be {self.users_tier}."
         if self.decided_by == "users":
@@ -260,7 +318,34 @@ def _running_max(rows: list[tuple[float, ...]]) -> list[tuple[float, ...]]:
     return out
 
 
+# zoekt-webserver's 5,000,000-repository point gives 50 replicas with 2,160/4,320 GB of memory and 8/384
+# cores: totals across the replicas (43 GB and under 8 cores each), not figures per replica.
+_ZOEKT_TOP_REPOS = 5_000_000
+_ZOEKT_TOP_REPLICAS = 50
+
+
+def _corrected(curve: Curve) -> Curve:
+    if curve.service != "indexedSearch":
+        return curve
+    # Both zoekt-webserver curves share their points, so the CPU curve takes the memory curve's replicas
+    # and, like it, counts totals across them; the top point is divided back to one replica.
+    memory_curve = next(c for c in CURVES if c.service == "indexedSearch")
+    replicas = {p.value: p.replicas for p in memory_curve.points}
+    points = []
+    for p in curve.points:
+        if p.value == _ZOEKT_TOP_REPOS:
+            p = p._replace(
+                cpu_request=p.cpu_request / _ZOEKT_TOP_REPLICAS,
+                cpu_limit=p.cpu_limit / _ZOEKT_TOP_REPLICAS,
+                mem_request_gb=p.mem_request_gb / _ZOEKT_TOP_REPLICAS,
+                mem_limit_gb=p.mem_limit_gb / _ZOEKT_TOP_REPLICAS,
+            )
+        points.append(p._replace(replicas=replicas[p.value]))
+    return curve._replace(points=tuple(points))
+
+
 def _prepare(curve: Curve) -> _Prepared:
+    curve = _corrected(curve)
     points: tuple[Point, ...] = curve.points
     sets_replicas = any(p.replicas > 0 for p in points)
     replicas = [int(r[0]) for r in _running_max([(float(p.replicas),) for p in points])]
@@ -422,13 +507,13 @@ def _finish(name: str, svc: _Acc, replicas: int) -> ServiceEstimate:
     )
 
 
-def _rounded(s: ServiceEstimate) -> ServiceEstimate:
+def _rounded(s: ServiceEstimate, factors: tuple[float, float]) -> ServiceEstimate:
     return ServiceEstimate(
         name=s.name,
         replicas=s.replicas,
-        cpu_request=_ceil_to(s.cpu_request, 0.25),
+        cpu_request=_ceil_to(s.cpu_request * factors[0], 0.25),
         cpu_limit=_ceil_to(s.cpu_limit, 0.25),
-        memory_request_gb=_ceil_to(s.memory_request_gb, 0.25),
+        memory_request_gb=_ceil_to(s.memory_request_gb * factors[1], 0.25),
         memory_limit_gb=_ceil_to(s.memory_limit_gb, 0.25),
         ephemeral_request_gb=_ceil_to(s.ephemeral_request_gb, 1),
         ephemeral_limit_gb=_ceil_to(s.ephemeral_limit_gb, 1),
@@ -450,7 +535,7 @@ def _merge(a: ServiceEstimate, b: ServiceEstimate, name: str) -> ServiceEstimate
     )
 
 
-def _services(w: Workload, warnings: list[str]) -> tuple[ServiceEstimate, ...]:
+def _services(w: Workload, warnings: list[str], factors: tuple[float, float]) -> tuple[ServiceEstimate, ...]:
     curve_warnings: list[tuple[str, str]] = []
     raw = _raw_services(w, curve_warnings)
     total_gb, largest_gb = w.total_repo_gb, w.largest_repo
@@ -465,6 +550,14 @@ def _services(w: Workload, warnings: list[str]) -> tuple[ServiceEstimate, ...]:
     )
     if not w.code_insights:
         raw["codeInsightsDB"].storage = 0
+    # gitserver's curve is per replica; what it asks beyond the cap is page cache (module docstring), which
+    # the limit leaves room for.
+    git_memory = raw["gitserver"].memory
+    if git_memory is not None:
+        raw["gitserver"].memory = (
+            min(git_memory[0], GITSERVER_MEMORY_CAP_GB),
+            max(git_memory[1], 2 * GITSERVER_MEMORY_CAP_GB),
+        )
 
     replicas = {name: 1 if name in SINGLETONS else max(svc.replicas, 1) for name, svc in raw.items()}
     # zoekt-webserver and zoekt-indexserver share the indexed-search pod.
@@ -475,6 +568,11 @@ def _services(w: Workload, warnings: list[str]) -> tuple[ServiceEstimate, ...]:
     if not w.syntactic_code_intel:
         replicas["syntacticCodeIntel"] = 0
 
+    # zoekt-webserver memory-maps its index shards: beyond a working set per replica, its curve is page cache.
+    zoekt = raw["indexedSearch"]
+    if zoekt.memory is not None and zoekt.memory_is_total:
+        zoekt.memory = (min(zoekt.memory[0], ZOEKT_MEMORY_CAP_GB * pod), zoekt.memory[1])
+
     # A service the workload turns off cannot run out of reference points.
     warnings.extend(msg for svc, msg in curve_warnings if replicas.get(_FOLDED.get(svc, svc), 1) > 0)
     built = {name: _finish(name, svc, replicas[name]) for name, svc in raw.items()}
@@ -484,32 +582,69 @@ def _services(w: Workload, warnings: list[str]) -> tuple[ServiceEstimate, ...]:
         built[name] = ServiceEstimate(
             name, reps, cpu_req * reps, cpu_lim * reps, mem_req * reps, mem_lim * reps, 0.0, 0.0, storage
         )
-    return tuple(_rounded(built[name]) for name in SERVICE_ORDER)
+    return tuple(_rounded(built[name], factors) for name in SERVICE_ORDER)
 
 
-def estimate(workload: Workload) -> Estimate:
-    """Estimate the tier and resources for ``workload``. Pure and deterministic."""
-    warnings: list[str] = []
+def planned_tier(explicit: Tier | str | None, needed: Tier | None, why: str = "") -> Tier:
+    """The one tier rule of every architecture: the tier to plan, from an explicit ``tier`` and the tier the
+    configured workload ``needs`` (None without a workload).
+
+    Unset, the workload's tier wins (XS without a workload). An explicit tier at or above the workload's
+    wins. An explicit tier below it is a ConfigError naming both tiers; ``why`` says what needs the larger.
+    """
+    if explicit is None:
+        return needed or Tier.XS
+    tier = get_tier(explicit).tier
+    if needed is not None and tier < needed:
+        reason = f"{why}; " if why else ""
+        raise ConfigError(
+            "tier",
+            f"{needed} or larger for the configured workload",
+            tier.value,
+            f"{reason}set tier to {needed} or larger, or leave it unset to plan {needed}",
+        )
+    return tier
+
+
+def _needs(workload: Workload) -> tuple[Tier, Tier, Tier]:
     users_tier = tier_for_users(workload.users)
     repos_tier = tier_for_repos(workload.repos)
-    tier = max(users_tier, repos_tier)
-    if users_tier > repos_tier:
+    return max(users_tier, repos_tier), users_tier, repos_tier
+
+
+def estimate(workload: Workload, tier: Tier | str | None = None) -> Estimate:
+    """Estimate the tier and resources for ``workload``. Pure and deterministic.
+
+    ``tier`` is an explicit tier (the ``tier`` setting): at or above what the workload needs, it is planned
+    instead; below it, ConfigError (:func:`planned_tier`).
+    """
+    warnings: list[str] = []
+    needed, users_tier, repos_tier = _needs(workload)
+    why = (
+        f"{workload.users:,} users need {users_tier} and {workload.repos:,} repos need {repos_tier}"
+        if tier is not None
+        else ""
+    )
+    planned = planned_tier(tier, needed, why)
+    if planned > needed:
+        decided_by = "tier"
+    elif users_tier > repos_tier:
         decided_by = "users"
     elif repos_tier > users_tier:
         decided_by = "repos"
     else:
         decided_by = "users and repos"
-    services = _services(workload, warnings)
-    spec = TIERS[tier]
+    services = _services(workload, warnings, request_factors(planned))
+    spec = TIERS[planned]
     if spec.largest_repo_gb is not None and workload.largest_repo > spec.largest_repo_gb:
         warnings.append(
             f"largest repository ({workload.largest_repo:g} GB) is above the {spec.largest_repo_gb} GB that tier "
-            f"{tier} was validated with; expect slower indexing of it and watch gitserver and zoekt memory"
+            f"{planned} was validated with; expect slower indexing of it and watch gitserver and zoekt memory"
         )
-    architecture = Architecture.EKS if tier.kubernetes_only else Architecture.SINGLE_NODE
+    architecture = Architecture.EKS if planned.kubernetes_only else Architecture.SINGLE_NODE
     return Estimate(
         workload=workload,
-        tier=tier,
+        tier=planned,
         users_tier=users_tier,
         repos_tier=repos_tier,
         decided_by=decided_by,
@@ -521,27 +656,54 @@ def estimate(workload: Workload) -> Estimate:
     )
 
 
-AVERAGE_REPO_GB = 100 / 3000
-"""Average size of one repository on disk assumed by :func:`estimate_for_tier`: the estimator's defaults."""
+TIER_ONLY_TOTAL_REPO_GB = 100.0
+"""Repository data on disk, GB, assumed wherever a tier, not a workload, is the starting point: the
+estimator's default total (with its default 5 GB largest repository). It is what the single node's 500 GiB
+data volume floor holds with its headroom at every tier, so every architecture applies the same assumption:
+disk (gitserver, zoekt, searcher, the data volume) and gitserver's working memory follow it. A real
+workload's own ``total_repo_gb`` replaces it."""
+
+
+def tier_workload(tier: Tier | str) -> Workload:
+    """The workload a tier stands for: its user and repository limits with :data:`TIER_ONLY_TOTAL_REPO_GB`
+    of repositories (the largest 5 GB, the estimator's defaults)."""
+    spec = get_tier(tier)
+    return Workload(users=spec.max_users, repos=spec.max_repos, total_repo_gb=TIER_ONLY_TOTAL_REPO_GB)
+
+
+@cache
+def _request_factors() -> dict[Tier, tuple[float, float]]:
+    factors: dict[Tier, tuple[float, float]] = {}
+    cpu_factor = memory_factor = 1.0
+    # From the largest tier down, each tier's factor is the smallest any tier from it upwards needs: a
+    # factor that grew with the tier would keep a growing workload's requests from ever shrinking.
+    for tier in reversed(Tier):
+        spec = TIERS[tier]
+        services = _services(tier_workload(tier), [], (1.0, 1.0))
+        cpu = math.fsum(s.cpu_request for s in services)
+        memory = math.fsum(s.memory_request_gb for s in services)
+        cpu_factor = min(cpu_factor, REQUEST_SHARE * spec.vcpu / cpu)
+        memory_factor = min(memory_factor, REQUEST_SHARE * spec.memory_gb / memory)
+        factors[tier] = (cpu_factor, memory_factor)
+    return factors
+
+
+def request_factors(tier: Tier | str) -> tuple[float, float]:
+    """``(cpu, memory)``: what upstream's requests are multiplied by in ``tier``: the smallest factor that
+    keeps the requests of :func:`tier_workload` within :data:`REQUEST_SHARE` of the vCPU and memory of
+    ``tier`` and of every larger tier. At most 1, and never smaller in a larger tier."""
+    return _request_factors()[get_tier(tier).tier]
 
 
 def estimate_for_tier(tier: Tier | str) -> Estimate:
-    """The estimate at the top of ``tier``: its user and repository limits, with storage to match.
+    """The estimate of :func:`tier_workload`: the tier's limits and :data:`TIER_ONLY_TOTAL_REPO_GB`.
 
     Used where a tier, not a workload, is the starting point (load-test reports, reference docs, EKS node
-    plans). Repositories are assumed to average what Sourcegraph's estimator defaults imply (100 GB for
-    3,000 repositories, about 33 MB each: :data:`AVERAGE_REPO_GB`), so XS carries about 167 GB and M 1.7 TB.
-    The estimator gives gitserver memory in proportion to the total (about 5%), so a larger assumption makes
-    every tier's plan memory-bound on gitserver alone; size a real deployment from its own workload.
+    plans). CPU and memory hardly depend on the repository data (gitserver's request is capped per replica)
+    and the node plans never go below the tier table; disk follows the data. Size a real deployment from
+    its own workload.
     """
-    from sgarch.tiers import get_tier
-
-    spec = get_tier(tier)
-    total = min(max(round(spec.max_repos * AVERAGE_REPO_GB), 1), 50_000_000)
-    largest = float(spec.largest_repo_gb or 35)
-    return estimate(
-        Workload(users=spec.max_users, repos=spec.max_repos, total_repo_gb=total, largest_repo_gb=largest)
-    )
+    return estimate(tier_workload(tier))
 
 
 def _fsum(values: Iterable[float]) -> float:

@@ -72,7 +72,15 @@ CORPUS: list[list[str]] = [
     ["ami", "build", SPEC, "--source-ami", "image-1", "--dry-run"],
     # ami cleanup
     ["ami", "cleanup", "--build-id", "bad id!", "--dry-run"],
-    ["ami", "cleanup", "--build-id", "0f8fad5b-d9cb-469f-a165-70867728950e", "--regions", "mars-1", "--dry-run"],
+    [
+        "ami",
+        "cleanup",
+        "--build-id",
+        "0f8fad5b-d9cb-469f-a165-70867728950e",
+        "--regions",
+        "mars-1",
+        "--dry-run",
+    ],
     ["ami", "cleanup", "--dry-run"],
     # doctor
     ["doctor", "--stack-outputs", "/nonexistent/outputs.json"],

@@ -126,7 +126,7 @@ def test_s3_disables_blobstore_and_redis_uses_tls() -> None:
 
 
 def test_values_replicas_match_the_packing() -> None:
-    plan = node_plan(Tier.M, "in-cluster")
+    plan = node_plan(Tier.L, "in-cluster")
     values = compose_values(plan.estimate, storage_class_name="ebs-gp3")
     gitserver_pods = [p for p in plan.pods if p.service == "gitserver"]
     assert values["gitserver"]["replicaCount"] == len(gitserver_pods) > 1

@@ -244,8 +244,8 @@ def test_a_tier_below_the_workload_is_refused_one_larger_wins(
     out, err = capsys.readouterr()
     assert exit_info.value.code == 2 and out == ""
     assert err.strip().splitlines() == [
-        "error: tier must be M or larger for the configured workload (got 'XS'): 1,000 users and 20,000 "
-        "repos need M; set tier to M or larger, or leave it unset to plan M."
+        "error: tier must be M or larger for the configured workload (got 'XS'): 1,000 users need S and "
+        "20,000 repos need M; set tier to M or larger, or leave it unset to plan M."
     ]
     assert run_plan(STACK, stack="example", config={**workload, "tier": "XL"}).exports["tier"] == "XL"
     assert run_plan(STACK, stack="example", config=workload).exports["tier"] == "M"

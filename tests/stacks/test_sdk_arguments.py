@@ -22,11 +22,11 @@ ROOT = Path(__file__).parents[2]
 TODAY = "2026-11-23"
 
 VARIANTS = [
-    ("single-node", {"tier": "XS"}),
+    ("single-node", {"tier": "M"}),  # the example workload needs M
     ("single-node", {"tier": "XL", "internet_facing": "true", "allowed_cidrs": '["0.0.0.0/0"]'}),
     ("poc", {}),
     ("poc", {"vpc_id": "", "subnet_ids": "[]", "certificate_arn": "", "public_zone_id": "Z0PUBLIC"}),
-    ("eks", {"tier": "XS"}),
+    ("eks", {"tier": "M"}),  # the example workload needs M
     (
         "poc",
         {

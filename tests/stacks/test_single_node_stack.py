@@ -120,3 +120,22 @@ def test_data_safety_across_versions_tiers_and_amis() -> None:
         assert instance.name == base_instance.name
     assert {v.inputs["iops"] for v, _ in volumes} == {3000, 16000}
     assert {i.inputs["ami"] for _, i in volumes} == {"ami-0aaaaaaaaaaaaaaaa", "ami-0bbbbbbbbbbbbbbbb"}
+
+
+def test_a_tier_below_the_workload_is_refused_one_larger_wins(capsys: pytest.CaptureFixture[str]) -> None:
+    from sgarch.cli.app import main
+    from sgarch.plan import run_plan
+
+    # The example's workload (3,000 users, 20,000 repos) needs M.
+    with pytest.raises(SystemExit) as exit_info:
+        main(["plan", str(STACK), "--stack", "example", "--config", "tier=XS"])
+    out, err = capsys.readouterr()
+    assert exit_info.value.code == 2 and out == ""
+    assert err.strip().splitlines() == [
+        "error: tier must be M or larger for the configured workload (got 'XS'): 3,000 users need M and "
+        "20,000 repos need M; set tier to M or larger, or leave it unset to plan M."
+    ]
+    plan = run_plan(STACK, stack="example", config={"tier": "XL"})
+    assert plan.exports["tier"] == "XL"
+    assert plan.one("aws:ec2/instance:Instance").inputs["instanceType"] == "m6a.24xlarge"
+    assert run_plan(STACK, stack="example").exports["tier"] == "M"

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from sgarch.sizing import SERVICE_ORDER, Architecture, Workload, estimate, estimate_for_tier
+from sgarch.sizing.estimator import request_factors
 from sgarch.tiers import TIERS, Tier
 
 
@@ -54,11 +57,15 @@ def test_services_follow_the_chart_and_fold_symbols_into_searcher() -> None:
 
 
 def test_frontend_worked_example_at_3000_users() -> None:
-    # Between the 1,000- and 5,000-user points: 2 replicas, 3 cores each, memory limit 5 GB each.
-    frontend = estimate(Workload(users=3000, repos=10)).service("frontend")
+    # Between the 1,000- and 5,000-user points: 2 replicas, 3 cores each, memory limit 5 GB each. Limits
+    # are upstream's figures; requests are the same figures times the tier's request factors.
+    est = estimate(Workload(users=3000, repos=10))
+    frontend = est.service("frontend")
     assert frontend.replicas == 2
-    assert frontend.cpu_request_per_replica == 3
+    assert frontend.cpu_limit_per_replica == 3
     assert frontend.memory_limit_gb_per_replica == 5
+    cpu_factor, _ = request_factors(est.tier)
+    assert frontend.cpu_request == math.ceil(6 * cpu_factor * 4) / 4
 
 
 def test_storage_formulas() -> None:
@@ -120,3 +127,30 @@ def test_disabled_services_raise_no_warnings() -> None:
     est = estimate(Workload(users=10, repos=10, total_repo_gb=1000, largest_repo_gb=200))
     assert not any("syntacticCodeIntel" in w for w in est.warnings)
     assert not est.service("syntacticCodeIntel").enabled
+
+
+def test_one_tier_rule_in_the_estimate_and_every_args() -> None:
+    from sgarch.eks.args import EksClusterArgs
+    from sgarch.errors import ConfigError
+    from sgarch.single_node.args import SingleNodeArgs
+    from sgarch.validation import build
+
+    workload = Workload(users=1000, repos=20_000)  # needs M
+    message = r"^tier must be M or larger for the configured workload \(got 'XS'\): 1,000 users need S"
+    with pytest.raises(ConfigError, match=message):
+        estimate(workload, tier="XS")
+    with pytest.raises(ConfigError, match=message):
+        SingleNodeArgs(vpc_id="vpc-1", subnet_id="subnet-1", tier="XS", workload=workload)
+    with pytest.raises(ConfigError, match=message):
+        build(
+            EksClusterArgs, None, vpc_id="vpc-1", private_subnet_ids=["a", "b"], tier="XS", workload=workload
+        )
+    above = estimate(workload, tier="XL")
+    assert above.tier is Tier.XL and above.decided_by == "tier"
+    assert above.reason.startswith("Tier XL as configured; the workload alone needs M")
+    assert SingleNodeArgs(vpc_id="vpc-1", subnet_id="subnet-1", workload=workload).tier is Tier.M
+    assert SingleNodeArgs(vpc_id="vpc-1", subnet_id="subnet-1", tier="L", workload=workload).tier is Tier.L
+    args = build(
+        EksClusterArgs, None, vpc_id="vpc-1", private_subnet_ids=["a", "b"], tier="2XL", workload=workload
+    )
+    assert args.sizing_estimate().tier is Tier.XXL

@@ -110,3 +110,23 @@ def test_per_replica_times_replicas_is_the_total(w: Workload) -> None:
         assert isinstance(s, ServiceEstimate)
         if s.replicas:
             assert math.isclose(s.cpu_request_per_replica * s.replicas, s.cpu_request)
+
+
+def _capacity(w: Workload) -> tuple[int, int] | None:
+    from sgarch.eks.nodegroups import plan_node_groups
+    from sgarch.errors import ConfigError
+
+    try:
+        plan = plan_node_groups(estimate(w))
+    except ConfigError:
+        return None  # a pod no candidate type holds (syntactic code intel on a huge repository)
+    return plan.instance_type.vcpu * plan.node_count, plan.instance_type.memory_gib * plan.node_count
+
+
+@settings(max_examples=300, deadline=None)
+@given(grown())
+def test_growing_any_input_never_shrinks_the_node_plan(pair: tuple[Workload, Workload]) -> None:
+    small, big = (_capacity(w) for w in pair)
+    if small is None or big is None:
+        return
+    assert big[0] >= small[0] and big[1] >= small[1], (small, big)

@@ -41,10 +41,13 @@ def test_helm_storage_is_per_replica_for_sharded_services() -> None:
 
 def test_helm_units() -> None:
     values = render_helm_values(estimate(Workload()))
-    # 300 users: one frontend pod with 2.75 cores (a quarter-core total, rounded up).
-    assert values["frontend"]["resources"]["requests"]["cpu"] == "2750m"
+    # 300 users: one frontend pod limited to 2.75 cores (a quarter-core total, rounded up); requests are the
+    # XS share of upstream's figures.
+    assert values["frontend"]["resources"]["limits"]["cpu"] == "2750m"
+    assert values["frontend"]["resources"]["requests"]["cpu"] == "500m"
     assert values["frontend"]["resources"]["limits"]["memory"] == "5250M"
-    assert values["blobstore"]["resources"]["requests"]["memory"] == "500M"
+    assert values["blobstore"]["resources"]["limits"]["memory"] == "500M"
+    assert values["blobstore"]["resources"]["requests"]["memory"] == "250M"
     assert values["gitserver"]["resources"]["limits"]["cpu"] == 5  # 3,000 repos: halfway from 4 to 6
 
 
