@@ -6,7 +6,7 @@ import ipaddress
 import re
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from sgarch.cost import load_price_table
 from sgarch.eks.access import validate_admin_principal_arns
@@ -22,7 +22,7 @@ from sgarch.errors import ConfigError
 from sgarch.naming import validate_tags
 from sgarch.sizing import Estimate, Workload, estimate, estimate_for_tier
 from sgarch.tiers import Tier, get_tier
-from sgarch.validation import StrInput, StrListInput, validate_log_retention_days
+from sgarch.validation import ArgsModel, StrInput, StrListInput, validate_log_retention_days
 
 CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 """Every control-plane log type EKS can send to CloudWatch Logs."""
@@ -54,10 +54,8 @@ def parse_cidrs(field: str, cidrs: tuple[str, ...]) -> tuple[ipaddress.IPv4Netwo
     return tuple(networks)
 
 
-class EksClusterArgs(BaseModel):
+class EksClusterArgs(ArgsModel):
     """Arguments of :class:`~sgarch.eks.EksCluster`. Plain values choose resources; ids are Pulumi inputs."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
 
     vpc_id: StrInput
     """The VPC of the cluster. Required (``Network.vpc_id`` or your own)."""

@@ -5,24 +5,22 @@ from __future__ import annotations
 import ipaddress
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from sgarch.eks.versions import SOURCEGRAPH_CHART_VERSION
 from sgarch.errors import ConfigError
 from sgarch.helm.rds_iam import DEFAULT_CLIENT_IMAGE
 from sgarch.naming import validate_tags
 from sgarch.sizing import Estimate
-from sgarch.validation import StrInput, StrListInput
+from sgarch.validation import ArgsModel, StrInput, StrListInput
 
 __all__ = ["SourcegraphReleaseArgs", "excluded_services"]
 
 _WORLD = ("0.0.0.0/0", "::/0")
 
 
-class SourcegraphReleaseArgs(BaseModel):
+class SourcegraphReleaseArgs(ArgsModel):
     """Arguments of :class:`~sgarch.helm.SourcegraphRelease`. Every managed-service option is off by default."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
 
     estimate: Estimate
     """The estimate to render resources from: ``EksCluster.node_plan.estimate``, so replicas match the

@@ -12,11 +12,14 @@ from typing import Any
 import pulumi
 import pytest
 
+from sgarch.eks import EksClusterArgs
 from sgarch.errors import ConfigError
+from sgarch.helm import SourcegraphReleaseArgs
 from sgarch.network import NetworkArgs
 from sgarch.single_node import LoadBalancerArgs, SingleNode, SingleNodeArgs
-from sgarch.sizing import Workload
+from sgarch.sizing import Workload, estimate_for_tier
 from sgarch.testing import SgarchMocks
+from sgarch.tiers import Tier
 
 VPC = "vpc-0123456789abcdef0"
 SUBNET = "subnet-0123456789abcdef0"
@@ -37,6 +40,23 @@ CASES: list[tuple[Callable[..., Any], dict[str, Any], str]] = [
     ),
     (NetworkArgs, {"vpc_cidr": "10.0.0.0/8"}, "vpc_cidr must be "),
     (Workload, {"users": 0, "repos": 10}, "users must be "),
+    (
+        EksClusterArgs,
+        {"vpc_id": VPC, "private_subnet_ids": [SUBNET], "kubernetes_version": "1.19"},
+        "kubernetes_version must be ",
+    ),
+    (
+        EksClusterArgs,
+        {"vpc_id": VPC, "private_subnet_ids": [SUBNET], "log_retention_days": 45},
+        "log_retention_days must be ",
+    ),
+    (EksClusterArgs, {"vpc_id": VPC}, "private_subnet_ids must be set"),
+    (
+        SourcegraphReleaseArgs,
+        {"estimate": estimate_for_tier(Tier.S), "cluster_name": "c", "namespace": 7},
+        "namespace must be ",
+    ),
+    (SourcegraphReleaseArgs, {"cluster_name": "c"}, "estimate must be set"),
 ]
 
 
