@@ -139,3 +139,39 @@ def test_a_tier_below_the_workload_is_refused_one_larger_wins(capsys: pytest.Cap
     assert plan.exports["tier"] == "XL"
     assert plan.one("aws:ec2/instance:Instance").inputs["instanceType"] == "m6a.24xlarge"
     assert run_plan(STACK, stack="example").exports["tier"] == "M"
+
+
+def test_a_misspelt_setting_is_refused_with_the_closest_one() -> None:
+    from sgarch.plan import run_plan
+
+    with pytest.raises(ConfigError) as err:
+        run_plan(STACK, stack="example", config={"instance_typ": "m6a.large"})
+    assert str(err.value) == (
+        "instance_typ must be a setting of sgarch-single-node (got 'm6a.large'): did you mean instance_type? "
+        "If not, remove it; Pulumi.yaml lists every setting."
+    )
+
+
+def test_a_misspelt_secret_setting_is_refused_without_its_value() -> None:
+    from sgarch.refarch.config import read_settings
+    from sgarch.refarch.single_node import SingleNodeSettings
+
+    full = "sgarch-single-node:db_pasword"
+    with (
+        mocked_runtime(config={full: "hunter2"}, secret_keys=[full], project="sgarch-single-node"),
+        pytest.raises(ConfigError) as err,
+    ):
+        read_settings(SingleNodeSettings)
+    assert "hunter2" not in str(err.value)
+    assert str(err.value).startswith("db_pasword must be a setting of sgarch-single-node (got '[secret]')")
+
+
+def test_an_unknown_region_names_the_closest_ones() -> None:
+    from sgarch.plan import run_plan
+
+    with pytest.raises(ConfigError) as err:
+        run_plan(STACK, stack="example", config={"aws:region": "us-east-7"})
+    assert str(err.value) == (
+        "aws:region must be an AWS region like us-east-1 (got 'us-east-7'): the closest are us-east-2, "
+        "us-east-1, us-west-2."
+    )
