@@ -43,7 +43,16 @@ def _root(
 
 
 # Sub-command modules, in the order `sgarch --help` lists them; importing one registers it on `app`.
-COMMAND_MODULES: tuple[str, ...] = ("size", "plan", "loadtest", "ami", "upgrade", "doctor")
+COMMAND_MODULES: tuple[str, ...] = (
+    "size",
+    "plan",
+    "loadtest",
+    "ami",
+    "upgrade",
+    "migrate",
+    "migrate_data",
+    "doctor",
+)
 
 
 def _register() -> None:

@@ -1,0 +1,1 @@
+"""Move a running Sourcegraph between deployment options (single-node and EKS), with its data."""
