@@ -28,6 +28,7 @@ KEY_INPUTS = (
     "cidrBlock",
     "cidrIpv4",
     "availabilityZone",
+    "availabilityZoneId",
     "size",
     "type",
     "iops",

@@ -40,6 +40,8 @@ class Assumptions:
     """Data stored in each S3 bucket, GB (Standard class)."""
     vpc_endpoint_gb_per_month: float = 10.0
     """Data through each interface endpoint per month, GB."""
+    transit_gateway_gb_per_month: float = 100.0
+    """Data each transit gateway attachment sends per month (users' sessions, code-host clones), GB."""
     snapshot_daily_change_rate: float = 0.02
     """Share of a volume that changes per day, stored again by each incremental snapshot."""
     log_gb_per_month: float = 5.0
@@ -182,6 +184,7 @@ _FREE_TYPES = frozenset(
         "aws:budgets/budget:Budget",
         "aws:cloudwatch/eventRule:EventRule",
         "aws:cloudwatch/eventTarget:EventTarget",
+        "aws:costexplorer/costAllocationTag:CostAllocationTag",
         "aws:dlm/lifecyclePolicy:LifecyclePolicy",
         "aws:ebs/defaultKmsKey:DefaultKmsKey",
         "aws:ebs/encryptionByDefault:EncryptionByDefault",
@@ -203,6 +206,8 @@ _FREE_TYPES = frozenset(
         "aws:ec2/volumeAttachment:VolumeAttachment",
         "aws:ec2/vpc:Vpc",
         "aws:ec2/vpcEndpointRouteTableAssociation:VpcEndpointRouteTableAssociation",
+        # Peering bills only the data that crosses zones or regions, like any traffic between subnets.
+        "aws:ec2/vpcPeeringConnection:VpcPeeringConnection",
         "aws:eks/accessEntry:AccessEntry",
         "aws:eks/accessPolicyAssociation:AccessPolicyAssociation",
         "aws:eks/addon:Addon",
@@ -217,6 +222,7 @@ _FREE_TYPES = frozenset(
         "aws:rds/parameterGroup:ParameterGroup",
         "aws:rds/subnetGroup:SubnetGroup",
         "aws:route53/record:Record",
+        "aws:route53/zoneAssociation:ZoneAssociation",
         "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
         "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
         "aws:s3/bucketPolicy:BucketPolicy",
@@ -660,6 +666,28 @@ def _price_endpoint(ctx: _Context, record: ResourceRecord) -> None:
     )
 
 
+def _price_transit_gateway_attachment(ctx: _Context, record: ResourceRecord) -> None:
+    # The transit gateway is the customer's; this stack pays for its own attachment and the data it sends.
+    ctx.add(
+        record,
+        "transit gateway attachment",
+        "network",
+        ctx.hours,
+        "h",
+        ctx.prices.transit_gateway_attachment_hourly,
+    )
+    gb = ctx.assumptions.transit_gateway_gb_per_month
+    ctx.add(
+        record,
+        "transit gateway data processed",
+        "network",
+        gb,
+        "GB",
+        ctx.prices.transit_gateway_gb,
+        f"{gb:g} GB a month sent through the attachment",
+    )
+
+
 def _price_load_balancer(ctx: _Context, record: ResourceRecord) -> None:
     kind = str(record.inputs.get("loadBalancerType") or "application")
     if kind != "application":
@@ -855,6 +883,7 @@ _PRICERS: dict[str, Callable[[_Context, ResourceRecord], None]] = {
     "aws:ec2/instance:Instance": _price_instance,
     "aws:ec2/natGateway:NatGateway": _price_nat,
     "aws:ec2/vpcEndpoint:VpcEndpoint": _price_endpoint,
+    "aws:ec2transitgateway/vpcAttachment:VpcAttachment": _price_transit_gateway_attachment,
     "aws:eks/cluster:Cluster": _price_eks_cluster,
     "aws:eks/nodeGroup:NodeGroup": _price_node_group,
     "aws:elasticache/cluster:Cluster": _price_cache_cluster,

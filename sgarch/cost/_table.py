@@ -57,6 +57,8 @@ class RegionPrices(_Data):
     public_ipv4_hourly: float
     vpc_interface_endpoint_hourly_per_az: float
     vpc_interface_endpoint_gb: float
+    transit_gateway_attachment_hourly: float
+    transit_gateway_gb: float
     eks_cluster_hourly: float
     eks_cluster_extended_support_hourly: float
     rds_postgres_hourly: dict[str, float]

@@ -83,6 +83,11 @@ def _describe(record: ResourceRecord) -> tuple[str, str, int] | None:
         return f"lb_{record.name}", f"ALB ({scheme})<br/>HTTPS 443", _RANK["lb"]
     if t == "aws:ec2/natGateway:NatGateway":
         return "nat", "NAT gateway", _RANK["nat"]
+    # The ways into a VPC from the customer's networks: users come in through them.
+    if t == "aws:ec2transitgateway/vpcAttachment:VpcAttachment":
+        return "way_in", "Transit gateway attachment", _RANK["lb"]
+    if t == "aws:ec2/vpcPeeringConnection:VpcPeeringConnection":
+        return "way_in", "VPC peering connection", _RANK["lb"]
     if t == "aws:ec2/vpcEndpoint:VpcEndpoint":
         service = str(i.get("serviceName", "")).split(".", 3)[-1]
         if i.get("vpcEndpointType") == "Interface":
@@ -215,8 +220,10 @@ def render_mermaid(plan: Plan) -> str:
                 elif by_urn[near].type not in _HUBS:
                     frontier.append(near)
     for node in nodes.values():
-        if node.key.startswith("gw_"):
-            node.place = "vpc"  # gateway endpoints belong to the VPC's route tables, not to a subnet
+        if node.key.startswith("gw_") or node.key == "way_in":
+            node.place = (
+                "vpc"  # gateway endpoints and links belong to the VPC's route tables, not to a subnet
+            )
     # An EBS volume lives where the instance it is attached to lives.
     for a, b in edges:
         for first, second in ((a, b), (b, a)):
@@ -232,10 +239,22 @@ def render_mermaid(plan: Plan) -> str:
 
     lines = ["flowchart LR"]
     has_lb = any(k.startswith("lb_") for k in nodes)
-    lines.append('  users(["Users"])' if has_lb else '  admins(["Admins<br/>SSM Session Manager"])')
+    if "way_in" in nodes:
+        lines.append('  users(["Users in your networks"])')
+    else:
+        lines.append('  users(["Users"])' if has_lb else '  admins(["Admins<br/>SSM Session Manager"])')
     vpcs = resources.of_type(_VPC)
     vpc_label = f"VPC {vpcs[0].inputs.get('cidrBlock')}" if vpcs else "Your VPC"
-    zones = len({str(s.inputs.get("availabilityZone")) for s in resources.of_type(_SUBNET)}) or None
+    # Subnets are placed by zone id; a zone name stands in for subnets recorded before that.
+    zones = (
+        len(
+            {
+                str(s.inputs.get("availabilityZoneId") or s.inputs.get("availabilityZone"))
+                for s in resources.of_type(_SUBNET)
+            }
+        )
+        or None
+    )
     zone_text = f" in {zones} AZs" if zones else ""
     lines.append(f'  subgraph vpc["{vpc_label}"]')
     for place, title in (
@@ -260,7 +279,11 @@ def render_mermaid(plan: Plan) -> str:
     if "nat" in nodes:
         lines.append('  internet(("Internet"))')
     entry = sorted(k for k in nodes if k.startswith("lb_"))
-    if entry:
+    if "way_in" in nodes:
+        lines.append("  users --> way_in")
+        targets = entry or sorted(k for k in nodes if k.startswith(("i_", "eks_")))
+        lines.extend(f"  way_in --> {k}" for k in targets)
+    elif entry:
         lines.extend(f"  users --> {k}" for k in entry)
     else:
         lines.extend(f"  admins -.-> {k}" for k in sorted(k for k in nodes if k.startswith(("i_", "eks_"))))

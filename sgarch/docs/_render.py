@@ -9,6 +9,7 @@ from sgarch.docs._architectures import Architecture
 from sgarch.docs._mermaid import render_mermaid
 from sgarch.docs._plans import DOCS_REGION, PlannedTier
 from sgarch.eks.instances import INSTANCE_TYPES
+from sgarch.plan import Plan
 from sgarch.policy import RULES, SUPPRESSIONS_KEY, Finding, Severity
 from sgarch.sizing.estimator import TIER_ONLY_TOTAL_REPO_GB
 from sgarch.tiers import TIERS
@@ -220,6 +221,10 @@ def _security(planned: Sequence[PlannedTier], variants: Sequence[tuple[str, Plan
     return [*out, ""]
 
 
+def _diagram(title: str, plan: Plan) -> list[str]:
+    return [f"### {title}", "", "```mermaid", render_mermaid(plan).rstrip(), "```", ""]
+
+
 def render_architecture(
     arch: Architecture, planned: Sequence[PlannedTier], variants: Sequence[tuple[str, PlannedTier]]
 ) -> str:
@@ -348,16 +353,12 @@ def render_architecture(
             (_FRIENDLY.get(ty, ty), *[str(t.plan.type_counts().get(ty, 0)) for t in planned]) for ty in types
         ]
         out += _table(["Resource", *[t.label for t in planned]], ["l", *["r"] * len(planned)], res_rows)
-    out += [
-        "",
-        f"### Diagram ({first.label})",
-        "",
-        "```mermaid",
-        render_mermaid(first.plan).rstrip(),
-        "```",
-        "",
-    ]
+    drawn = {v.label for v in arch.variants if v.diagram}
+    out += ["", *_diagram(f"Diagram ({first.label})", first.plan)]
+    out += [line for label, v in variants if label in drawn for line in _diagram(f"Diagram: {label}", v.plan)]
     out += _security(planned, variants)
+    for heading, text in arch.sections:
+        out += [f"## {heading}", "", text.strip(), ""]
     out += ["## Upgrades", ""] + [f"- {n}" for n in arch.upgrade_notes] + [""]
     out += ["## Backups", ""] + [f"- {n}" for n in arch.backup_notes] + [""]
     return "\n".join(out)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sgarch.network.checks import BroughtNetwork, check_brought_network
 from sgarch.network.component import (
     INTERFACE_ENDPOINT_SERVICES,
     SSM_ENDPOINT_SERVICES,
@@ -14,11 +15,13 @@ from sgarch.network.layout import NetworkLayout, SubnetKind, SubnetPlan, plan_la
 __all__ = [
     "INTERFACE_ENDPOINT_SERVICES",
     "SSM_ENDPOINT_SERVICES",
+    "BroughtNetwork",
     "NatStrategy",
     "Network",
     "NetworkArgs",
     "NetworkLayout",
     "SubnetKind",
     "SubnetPlan",
+    "check_brought_network",
     "plan_layout",
 ]

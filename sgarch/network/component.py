@@ -4,7 +4,8 @@ What it creates, for ``Network("sg", NetworkArgs())``:
 
 - ``sg-vpc``: the VPC (DNS support and DNS hostnames on, both needed by interface endpoints);
 - ``sg-default-sg``: the VPC's default security group, emptied so nothing can use it by accident;
-- ``sg-private-<i>`` / ``sg-public-<i>``: one private and one public subnet per zone ``i`` (0-based);
+- ``sg-private-<i>`` / ``sg-public-<i>``: one private and one public subnet per zone ``i`` (0-based), placed by
+  zone id (see "Zones" below);
 - ``sg-igw``, ``sg-public-rt`` and its default route: only when there are public subnets;
 - ``sg-private-rt-<i>``: one route table per private subnet, so switching NAT strategy changes routes,
   never route tables;
@@ -14,229 +15,52 @@ What it creates, for ``Network("sg", NetworkArgs())``:
 
 With ``vpc_id`` and ``private_subnet_ids`` it creates no VPC, subnet, gateway or route: only the interface
 endpoints you ask for (and their security group), in your private subnets.
+
+Zones: a created VPC spans the first ``az_count`` zones of the region that offer every interface endpoint
+service it creates and every type of ``required_instance_types``, or the zones ``availability_zone_ids`` pins.
+Subnets are placed by zone id, which names the same physical zone in every account, and the ids are an
+output (``availability_zone_ids``) so a stack can pin them. Once a subnet exists its zone is never changed by
+a later lookup: see :meth:`Network._subnet`.
 """
 
 from __future__ import annotations
 
-import enum
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable
 
 import pulumi
 import pulumi_aws as aws
-from pydantic import Field, model_validator
 
-from sgarch.errors import ConfigError
 from sgarch.naming import child_name, merge_tags, validate_tags
-from sgarch.network.layout import MAX_AZ_COUNT, NetworkLayout, plan_layout
-from sgarch.validation import ArgsModel
+from sgarch.network.args import INTERFACE_ENDPOINT_SERVICES, SSM_ENDPOINT_SERVICES, NatStrategy, NetworkArgs
+from sgarch.network.checks import live_cidr_blocks
+from sgarch.network.layout import NetworkLayout
+from sgarch.network.zones import Zone, find_zones
 
 __all__ = ["INTERFACE_ENDPOINT_SERVICES", "SSM_ENDPOINT_SERVICES", "NatStrategy", "Network", "NetworkArgs"]
-
-INTERFACE_ENDPOINT_SERVICES = (
-    "ssm",
-    "ssmmessages",
-    "ec2messages",
-    "ecr.api",
-    "ecr.dkr",
-    "logs",
-    "monitoring",
-    "sts",
-)
-"""Interface endpoints the Network can create (AWS service names after ``com.amazonaws.<region>.``).
-``monitoring`` is CloudWatch metrics: without NAT, the instance's CloudWatch agent publishes the data-disk
-metric its alarm watches through it."""
-
-SSM_ENDPOINT_SERVICES = ("ssm", "ssmmessages", "ec2messages")
-"""The three endpoints Session Manager needs to reach instances in subnets without NAT."""
 
 _TYPE = "sgarch:network:Network"
 # Tags the AWS load balancer controller reads to pick subnets for internet-facing and internal ELBs.
 _PUBLIC_ELB_TAG = {"kubernetes.io/role/elb": "1"}
 _PRIVATE_ELB_TAG = {"kubernetes.io/role/internal-elb": "1"}
-# Fields that only shape a VPC sgarch creates; with vpc_id they would silently do nothing.
-_LAYOUT_FIELDS = (
-    "vpc_cidr",
-    "az_count",
-    "availability_zones",
-    "private_subnet_prefix_length",
-    "public_subnet_prefix_length",
-    "private_only",
-    "nat_strategy",
-)
-
-
-class NatStrategy(str, enum.Enum):
-    """How private subnets reach the internet.
-
-    ``NONE``: they do not (use interface endpoints); ``SINGLE``: one NAT gateway for all zones (cheap, one
-    zone's outage cuts egress); ``ONE_PER_AZ``: one per zone (survives a zone outage, costs N times more).
-    """
-
-    NONE = "none"
-    SINGLE = "single"
-    ONE_PER_AZ = "one_per_az"
-
-
-class NetworkArgs(ArgsModel):
-    """Arguments of :class:`Network`. Fields that choose resources are plain values; ids are Pulumi inputs."""
-
-    vpc_cidr: str = "10.0.0.0/16"
-    """The VPC's IPv4 block, /16 to /28. Default: ``10.0.0.0/16``."""
-
-    az_count: int = Field(default=2)
-    """How many availability zones to span, 1 to 6. Default: 2, the first two available zones."""
-
-    availability_zones: tuple[str, ...] | None = None
-    """Zone names to use instead of the first ``az_count`` available ones. Default: looked up."""
-
-    private_subnet_prefix_length: int | None = None
-    """Prefix length of each private subnet. Default: the VPC's plus 3 (``/19`` in a ``/16``)."""
-
-    public_subnet_prefix_length: int | None = None
-    """Prefix length of each public subnet. Default: the VPC's plus 6 (``/22`` in a ``/16``)."""
-
-    private_only: bool = False
-    """No public subnets, no internet gateway and no NAT: nothing in the VPC is reachable from or reaches
-    the internet. Default: off."""
-
-    nat_strategy: NatStrategy | None = None
-    """NAT for private subnets. Default: ``SINGLE`` (one gateway, about $33 a month), ``NONE`` when
-    ``private_only``."""
-
-    s3_gateway_endpoint: bool = True
-    """Create the S3 gateway endpoint (free) on every route table. Default: on; off for a brought VPC."""
-
-    interface_endpoints: tuple[str, ...] = ()
-    """Interface endpoints to create, from ``INTERFACE_ENDPOINT_SERVICES``, with private DNS and a
-    security group allowing 443 from the VPC only. Default: none (each costs about $7 a month per zone)."""
-
-    vpc_id: Any = None
-    """``pulumi.Input[str]``: an existing VPC to use instead of creating one. Default: create a VPC."""
-
-    private_subnet_ids: Any = None
-    """``pulumi.Input[Sequence[str]]``: private subnets of ``vpc_id``; required with it."""
-
-    public_subnet_ids: Any = None
-    """``pulumi.Input[Sequence[str]]``: public subnets of ``vpc_id``. Default: none."""
-
-    tags: dict[str, str] = Field(default_factory=dict)
-    """Tags for every resource, on top of which each gets a ``Name``. Default: none."""
-
-    @property
-    def bring_your_own(self) -> bool:
-        """Whether an existing VPC is used."""
-        return self.vpc_id is not None
-
-    @property
-    def effective_nat_strategy(self) -> NatStrategy:
-        """The NAT strategy after defaults: ``NONE`` for private-only or brought VPCs, else ``SINGLE``."""
-        if self.bring_your_own or self.private_only:
-            return NatStrategy.NONE
-        return self.nat_strategy or NatStrategy.SINGLE
-
-    @property
-    def effective_az_count(self) -> int:
-        """How many zones the created VPC spans."""
-        return len(self.availability_zones) if self.availability_zones is not None else self.az_count
-
-    @model_validator(mode="after")
-    def _valid_when_built(self) -> NetworkArgs:
-        # The README promises a ConfigError from the Args themselves, not only once Network runs.
-        self.check()
-        return self
-
-    def check(self) -> NetworkLayout | None:
-        """Validate the combination of fields; return the subnet layout (None for a brought VPC).
-
-        Raises ConfigError naming the first offending field. :class:`Network` calls this before it
-        registers anything.
-        """
-        validate_tags(self.tags)
-        for service in self.interface_endpoints:
-            if service not in INTERFACE_ENDPOINT_SERVICES:
-                raise ConfigError(
-                    "interface_endpoints",
-                    f"a subset of {', '.join(INTERFACE_ENDPOINT_SERVICES)}",
-                    service,
-                    "remove it or check its spelling",
-                )
-        if len(set(self.interface_endpoints)) != len(self.interface_endpoints):
-            raise ConfigError(
-                "interface_endpoints", "free of duplicates", list(self.interface_endpoints), "list each once"
-            )
-        if self.bring_your_own:
-            self._check_bring_your_own()
-            return None
-        if self.private_subnet_ids is not None or self.public_subnet_ids is not None:
-            field = "private_subnet_ids" if self.private_subnet_ids is not None else "public_subnet_ids"
-            raise ConfigError("vpc_id", f"set when {field} is", None, "give the VPC the subnets belong to")
-        if self.private_only and self.nat_strategy not in (None, NatStrategy.NONE):
-            raise ConfigError(
-                "nat_strategy",
-                "none with private_only",
-                self.nat_strategy.value if self.nat_strategy else None,
-                "a private-only VPC has no public subnet to hold a NAT gateway",
-            )
-        if self.availability_zones is not None:
-            zones = list(self.availability_zones)
-            if not 1 <= len(zones) <= MAX_AZ_COUNT or len(set(zones)) != len(zones):
-                raise ConfigError(
-                    "availability_zones",
-                    f"1 to {MAX_AZ_COUNT} distinct zone names",
-                    zones,
-                    "list each zone once",
-                )
-            if "az_count" in self.model_fields_set and self.az_count != len(zones):
-                raise ConfigError(
-                    "az_count",
-                    f"{len(zones)} (the number of availability_zones) or unset",
-                    self.az_count,
-                    "drop az_count when listing zones",
-                )
-        return plan_layout(
-            self.vpc_cidr,
-            self.effective_az_count,
-            public=not self.private_only,
-            private_prefix_length=self.private_subnet_prefix_length,
-            public_prefix_length=self.public_subnet_prefix_length,
-        )
-
-    def _check_bring_your_own(self) -> None:
-        ids = self.private_subnet_ids
-        if ids is None or (isinstance(ids, (list, tuple)) and len(ids) == 0):
-            raise ConfigError(
-                "private_subnet_ids",
-                "at least one subnet id with vpc_id",
-                ids,
-                "list the VPC's private subnets",
-            )
-        for field in _LAYOUT_FIELDS:
-            if field in self.model_fields_set:
-                raise ConfigError(
-                    field, "unset with vpc_id", getattr(self, field), "it shapes only a VPC sgarch creates"
-                )
-        if "s3_gateway_endpoint" in self.model_fields_set and self.s3_gateway_endpoint:
-            raise ConfigError(
-                "s3_gateway_endpoint",
-                "false with vpc_id",
-                True,
-                "sgarch does not know a brought VPC's route tables; add the endpoint to your VPC yourself",
-            )
 
 
 class Network(pulumi.ComponentResource):
     """A VPC with private (and public) subnets over N zones, NAT and endpoints; or an existing VPC.
 
     Outputs: ``vpc_id``, ``vpc_cidr``, ``private_subnet_ids``, ``public_subnet_ids`` (empty when there
-    are none) and ``availability_zones``.
+    are none), ``availability_zones`` and ``availability_zone_ids`` (the zones of the private subnets; empty
+    for a brought VPC), ``vpc_cidrs`` (every IPv4 block of the VPC, primary first). ``private_route_table_ids`` (one per private subnet, in the same
+    order; empty for a brought VPC) lets a composition add routes, such as to a transit gateway.
     """
 
     vpc_id: pulumi.Output[str]
     vpc_cidr: pulumi.Output[str]
     private_subnet_ids: pulumi.Output[list[str]]
+    private_route_table_ids: pulumi.Output[list[str]]
     public_subnet_ids: pulumi.Output[list[str]]
     availability_zones: pulumi.Output[list[str]]
+    availability_zone_ids: pulumi.Output[list[str]]
+    vpc_cidrs: pulumi.Output[list[str]]
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         layout = args.check()
@@ -261,6 +85,8 @@ class Network(pulumi.ComponentResource):
                 "private_subnet_ids": self.private_subnet_ids,
                 "public_subnet_ids": self.public_subnet_ids,
                 "availability_zones": self.availability_zones,
+                "availability_zone_ids": self.availability_zone_ids,
+                "vpc_cidrs": self.vpc_cidrs,
             }
         )
 
@@ -274,28 +100,37 @@ class Network(pulumi.ComponentResource):
 
     def _adopt(self, args: NetworkArgs) -> None:
         self.vpc_id = pulumi.Output.from_input(args.vpc_id)
-        vpc = aws.ec2.get_vpc_output(id=self.vpc_id, opts=pulumi.InvokeOutputOptions(parent=self))
-        self.vpc_cidr = vpc.cidr_block
+        if isinstance(args.vpc_id, str):
+            # A plain id (the stacks' case) is looked up now, so the endpoints' security group gets one rule
+            # per block of the VPC: hosts in a secondary block reach the endpoints too.
+            found = aws.ec2.get_vpc(id=args.vpc_id, opts=pulumi.InvokeOptions(parent=self))
+            cidrs = live_cidr_blocks(found)
+            self.vpc_cidr = pulumi.Output.from_input(cidrs[0])
+            self.vpc_cidrs = pulumi.Output.from_input(list(cidrs))
+            self._endpoint_cidrs: list[pulumi.Input[str]] = list(cidrs)
+        else:
+            # An Output id is known only at deployment: the count of rules cannot depend on it, so only the
+            # primary block is admitted.
+            vpc = aws.ec2.get_vpc_output(id=self.vpc_id, opts=pulumi.InvokeOutputOptions(parent=self))
+            self.vpc_cidr = vpc.cidr_block
+            self.vpc_cidrs = vpc.apply(lambda v: list(live_cidr_blocks(v)))
+            self._endpoint_cidrs = [self.vpc_cidr]
         self.private_subnet_ids = pulumi.Output.from_input(args.private_subnet_ids).apply(list)
         self.public_subnet_ids = pulumi.Output.from_input(args.public_subnet_ids or []).apply(list)
         self.availability_zones = pulumi.Output.from_input([])
+        self.availability_zone_ids = pulumi.Output.from_input([])
+        self.private_route_table_ids = pulumi.Output.from_input([])
 
     def _create(self, layout: NetworkLayout, args: NetworkArgs, child: pulumi.ResourceOptions) -> None:
-        zones: pulumi.Output[list[str]]
-        if args.availability_zones is not None:
-            zones = pulumi.Output.from_input(list(args.availability_zones))
-        else:
-            count = args.effective_az_count
-            # Only the region's own zones: Local and Wavelength Zones (opt-in) lack services a VPC layout
-            # assumes, such as NAT gateways and most instance types.
-            found = aws.get_availability_zones_output(
-                state="available",
-                filters=[
-                    aws.GetAvailabilityZonesFilterArgs(name="opt-in-status", values=["opt-in-not-required"])
-                ],
-                opts=pulumi.InvokeOutputOptions(parent=self),
-            )
-            zones = found.names.apply(lambda names: _first_zones(names, count))
+        # Looked up synchronously, so a region without enough suitable zones fails before any resource.
+        zones = find_zones(
+            args.effective_az_count,
+            endpoint_services=args.interface_endpoints,
+            instance_types=args.required_instance_types,
+            zone_ids=args.availability_zone_ids,
+            zone_names=args.availability_zones,
+            opts=pulumi.InvokeOptions(parent=self),
+        )
 
         vpc = aws.ec2.Vpc(
             self._n("vpc"),
@@ -311,28 +146,11 @@ class Network(pulumi.ComponentResource):
         )
 
         private = [
-            aws.ec2.Subnet(
-                self._n("private", plan.az_index),
-                vpc_id=vpc.id,
-                cidr_block=plan.cidr,
-                availability_zone=zones[plan.az_index],
-                map_public_ip_on_launch=False,
-                tags=self._tagged(self._n("private", plan.az_index), _PRIVATE_ELB_TAG),
-                opts=child,
-            )
+            self._subnet("private", plan.az_index, vpc, plan.cidr, zones[plan.az_index], _PRIVATE_ELB_TAG)
             for plan in layout.private
         ]
         public = [
-            aws.ec2.Subnet(
-                self._n("public", plan.az_index),
-                vpc_id=vpc.id,
-                cidr_block=plan.cidr,
-                availability_zone=zones[plan.az_index],
-                # Load balancers get their own addresses; instances in public subnets should not.
-                map_public_ip_on_launch=False,
-                tags=self._tagged(self._n("public", plan.az_index), _PUBLIC_ELB_TAG),
-                opts=child,
-            )
+            self._subnet("public", plan.az_index, vpc, plan.cidr, zones[plan.az_index], _PUBLIC_ELB_TAG)
             for plan in layout.public
         ]
 
@@ -417,7 +235,36 @@ class Network(pulumi.ComponentResource):
         self.public_subnet_ids = (
             pulumi.Output.all(*[s.id for s in public]).apply(list) if public else pulumi.Output.from_input([])
         )
-        self.availability_zones = zones
+        self.availability_zones = pulumi.Output.all(*[s.availability_zone for s in private]).apply(list)
+        self.availability_zone_ids = pulumi.Output.all(*[s.availability_zone_id for s in private]).apply(list)
+        self.vpc_cidrs = pulumi.Output.from_input([layout.vpc_cidr])
+        self._endpoint_cidrs = [self.vpc_cidr]
+        # The public route table comes first in route_tables when there is one.
+        self.private_route_table_ids = pulumi.Output.all(
+            *[rt.id for rt in route_tables[-len(private) :]]
+        ).apply(list)
+
+    def _subnet(
+        self, kind: str, index: int, vpc: aws.ec2.Vpc, cidr: str, zone: Zone, tags: dict[str, str]
+    ) -> aws.ec2.Subnet:
+        name = self._n(kind, index)
+        return aws.ec2.Subnet(
+            name,
+            vpc_id=vpc.id,
+            cidr_block=cidr,
+            availability_zone_id=zone.zone_id,
+            # Load balancers get their own addresses; instances in public subnets should not.
+            map_public_ip_on_launch=False,
+            tags=self._tagged(name, tags),
+            # A subnet's zone cannot change in place: a new answer from the zone lookup (a zone added to the
+            # region, an offering withdrawn, or this release moving from zone names to ids) would replace the
+            # subnet and everything in it: the instance, the data volume's attachment, the ALB's subnets. The
+            # zone is therefore decided once, when the subnet is created. To move a VPC on purpose, replace
+            # its subnets explicitly (pulumi up --replace).
+            opts=pulumi.ResourceOptions(
+                parent=self, ignore_changes=["availability_zone", "availability_zone_id"]
+            ),
+        )
 
     def _interface_endpoints(self, args: NetworkArgs, child: pulumi.ResourceOptions) -> None:
         sg = aws.ec2.SecurityGroup(
@@ -427,17 +274,21 @@ class Network(pulumi.ComponentResource):
             tags=self._tagged(self._n("endpoints-sg")),
             opts=child,
         )
-        aws.vpc.SecurityGroupIngressRule(
-            self._n("endpoints-https"),
-            security_group_id=sg.id,
-            cidr_ipv4=self.vpc_cidr,
-            ip_protocol="tcp",
-            from_port=443,
-            to_port=443,
-            description="HTTPS from the VPC",
-            tags=self._tagged(self._n("endpoints-https")),
-            opts=child,
-        )
+        # One rule per block of the VPC: a host in a secondary block would otherwise time out on every AWS API
+        # call that private DNS sends to the endpoints. The first rule keeps its original name.
+        for i, cidr in enumerate(self._endpoint_cidrs):
+            rule = self._n("endpoints-https") if i == 0 else self._n("endpoints-https", i)
+            aws.vpc.SecurityGroupIngressRule(
+                rule,
+                security_group_id=sg.id,
+                cidr_ipv4=cidr,
+                ip_protocol="tcp",
+                from_port=443,
+                to_port=443,
+                description="HTTPS from the VPC" if i == 0 else "HTTPS from a secondary block of the VPC",
+                tags=self._tagged(rule),
+                opts=child,
+            )
         region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self)).region
         for service in args.interface_endpoints:
             name = self._n(service.replace(".", "-"))
@@ -456,14 +307,3 @@ class Network(pulumi.ComponentResource):
 
 def _service_name(service: str) -> Callable[[str], str]:
     return lambda region: f"com.amazonaws.{region}.{service}"
-
-
-def _first_zones(names: Sequence[str], count: int) -> list[str]:
-    if len(names) < count:
-        raise ConfigError(
-            "az_count",
-            f"at most {len(names)}, the zones available in this region",
-            count,
-            "lower az_count or choose another region",
-        )
-    return list(names[:count])

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import pulumi
 from pydantic import ConfigDict, Field, model_validator
@@ -19,12 +19,18 @@ from sgarch.naming import (
     TARGET_GROUP_NAME,
     check_autonamed,
 )
-from sgarch.network import INTERFACE_ENDPOINT_SERVICES, NatStrategy, Network, NetworkArgs
+from sgarch.network import (
+    INTERFACE_ENDPOINT_SERVICES,
+    NatStrategy,
+    Network,
+    NetworkArgs,
+    check_brought_network,
+)
 from sgarch.refarch.config import WorkloadSettings, check_brought_vpc
 from sgarch.single_node.args import DEFAULT_SOURCEGRAPH_VERSION, LoadBalancerArgs, SingleNodeArgs
 from sgarch.single_node.component import SingleNode
 from sgarch.sizing import estimate
-from sgarch.tiers import Tier
+from sgarch.tiers import TIERS, Tier
 from sgarch.validation import build
 
 __all__ = ["SingleNodeSettings", "deploy"]
@@ -56,11 +62,18 @@ class SingleNodeSettings(WorkloadSettings):
     vpc_id: str | None = None
     """Bring your own VPC: its id, with ``subnet_ids``. Default: a new VPC."""
     subnet_ids: tuple[str, ...] = ()
-    """Bring your own VPC: private subnets; the first holds the instance, all of them the internal ALB."""
+    """Bring your own VPC: private subnets, one per zone; the first holds the instance, all of them an internal
+    ALB."""
+    public_subnet_ids: tuple[str, ...] = ()
+    """Bring your own VPC with an internet-facing ALB: public subnets (0.0.0.0/0 to an internet gateway), one per
+    zone in two zones or more, one of them the instance's. Required then; checked before anything is created."""
     vpc_cidr: str = "10.40.0.0/16"
     """CIDR of a new VPC. Default: 10.40.0.0/16."""
     az_count: int = 2
     """Availability zones of a new VPC. Default: 2 (an ALB needs two)."""
+    availability_zone_ids: tuple[str, ...] = ()
+    """Zone ids of a new VPC (``use1-az1``), as many as ``az_count``. Default: the first zones of the region
+    that offer the instance type (and the endpoints); pin the ``availability_zone_ids`` output here."""
     nat: Literal["none", "single", "one_per_az"] = "single"
     """NAT for a new VPC's private subnets. Default: one NAT gateway (the instance pulls images and clones)."""
     interface_endpoints: bool = False
@@ -92,8 +105,23 @@ class SingleNodeSettings(WorkloadSettings):
     @model_validator(mode="after")
     def _byo_network(self) -> SingleNodeSettings:
         check_brought_vpc(self.vpc_id, self.subnet_ids, 1, "list the private subnets to use")
+        self._public_subnets()
+        if self.availability_zone_ids and self.vpc_id:
+            raise ConfigError(
+                "availability_zone_ids",
+                "unset with vpc_id",
+                list(self.availability_zone_ids),
+                "a brought VPC's zones are its subnets'",
+            )
+        if self.availability_zone_ids and len(self.availability_zone_ids) != self.az_count:
+            raise ConfigError(
+                "az_count",
+                f"{len(self.availability_zone_ids)}, the number of availability_zone_ids",
+                self.az_count,
+                f"set az_count to {len(self.availability_zone_ids)}, or list {self.az_count} zone ids",
+            )
         # An Application Load Balancer needs subnets in at least two availability zones.
-        if self.certificate_arn and self.vpc_id and len(self.subnet_ids) < 2:
+        if self.certificate_arn and not self.internet_facing and self.vpc_id and len(self.subnet_ids) < 2:
             raise ConfigError(
                 "subnet_ids",
                 "two or more subnets in different zones with certificate_arn",
@@ -109,8 +137,34 @@ class SingleNodeSettings(WorkloadSettings):
             )
         return self
 
+    @property
+    def internet_facing_alb(self) -> bool:
+        """Whether the stack creates an internet-facing ALB (it then sits in public subnets)."""
+        return bool(self.certificate_arn and self.internet_facing)
 
-def deploy(name: str, settings: SingleNodeSettings) -> dict[str, pulumi.Output[str] | str]:
+    def _public_subnets(self) -> None:
+        if self.public_subnet_ids and not self.vpc_id:
+            raise ConfigError(
+                "vpc_id", "set when public_subnet_ids is set", None, "give the VPC the subnets belong to"
+            )
+        if self.public_subnet_ids and not self.internet_facing_alb:
+            raise ConfigError(
+                "public_subnet_ids",
+                "empty unless the load balancer is internet-facing (certificate_arn and internet_facing)",
+                list(self.public_subnet_ids),
+                "remove them, or turn internet_facing on",
+            )
+        if self.vpc_id and self.internet_facing_alb and len(self.public_subnet_ids) < 2:
+            raise ConfigError(
+                "public_subnet_ids",
+                "two or more public subnets in different zones with internet_facing and vpc_id",
+                list(self.public_subnet_ids) or None,
+                "an internet-facing load balancer in private subnets answers through NAT and is unreachable; "
+                "list subnets that route 0.0.0.0/0 to an internet gateway",
+            )
+
+
+def deploy(name: str, settings: SingleNodeSettings) -> dict[str, Any]:
     """Create the architecture and return the stack outputs (url, instance_id, data_volume_id, ...)."""
     # Pulumi autonames these children `<name>-<part>-<7 random hex>`: SingleNode's security group and IAM roles
     # (`-instance`, `-snapshots`) and, with a certificate, its ALB and target group.
@@ -126,39 +180,15 @@ def deploy(name: str, settings: SingleNodeSettings) -> dict[str, pulumi.Output[s
     else:
         tier = estimate(workload).tier if workload else Tier.XS
 
-    # Brought or created, the network goes through one component: a brought VPC creates nothing.
-    if settings.vpc_id:
-        network_args = build(
-            NetworkArgs,
-            None,
-            vpc_id=settings.vpc_id,
-            private_subnet_ids=list(settings.subnet_ids),
-            tags=dict(settings.tags),
-        )
-    else:
-        network_args = build(
-            NetworkArgs,
-            None,
-            vpc_cidr=settings.vpc_cidr,
-            az_count=settings.az_count,
-            nat_strategy=NatStrategy(settings.nat),
-            interface_endpoints=INTERFACE_ENDPOINT_SERVICES if settings.interface_endpoints else (),
-            tags=dict(settings.tags),
-        )
-    network = Network(f"{name}-network", network_args)
-    vpc_id: pulumi.Input[str] = network.vpc_id
-    subnet_ids: pulumi.Input[list[str]] = network.private_subnet_ids
-    instance_subnet: pulumi.Input[str] = (
-        settings.subnet_ids[0] if settings.vpc_id else network.private_subnet_ids.apply(lambda ids: ids[0])
-    )
-
+    # Every argument is validated, and a brought VPC checked, before the first resource is registered; the
+    # network's ids replace the placeholders afterwards.
     load_balancer = None
     if settings.certificate_arn:
         load_balancer = build(
             LoadBalancerArgs,
             None,
             certificate_arn=settings.certificate_arn,
-            subnet_ids=subnet_ids,
+            subnet_ids=["pending"],
             internet_facing=settings.internet_facing,
             allowed_cidrs=settings.allowed_cidrs,
             zone_id=settings.zone_id,
@@ -167,27 +197,42 @@ def deploy(name: str, settings: SingleNodeSettings) -> dict[str, pulumi.Output[s
             access_logs_bucket=settings.alb_access_logs_bucket,
             deletion_protection=settings.alb_deletion_protection,
         )
+    node_args = build(
+        SingleNodeArgs,
+        None,
+        vpc_id="pending",
+        subnet_id="pending",
+        tier=tier,
+        workload=workload,
+        sourcegraph_version=settings.sourcegraph_version,
+        image=settings.image,
+        ami_id=settings.ami_id,
+        ami_owner=settings.ami_owner,
+        instance_type=settings.instance_type,
+        data_volume_gib=settings.data_volume_gib,
+        data_volume_snapshot_id=settings.data_volume_snapshot_id,
+        data_volume_kms_key_id=settings.data_volume_kms_key_id,
+        load_balancer=load_balancer,
+        alarm_topic_arn=settings.alarm_topic_arn,
+        snapshot_retention_days=settings.snapshot_retention_days,
+        tags=dict(settings.tags),
+    )
+    instance_type = node_args.instance_type or TIERS[node_args.tier].recommended_instance_type
+    assert instance_type is not None  # SingleNodeArgs admits machine tiers only
+
+    network, zone_ids = _network(name, settings, instance_type)
+    if load_balancer is not None:
+        # An internet-facing ALB answers from public subnets; in private ones its replies would leave through
+        # NAT from another address and never reach the client.
+        alb_subnets = network.public_subnet_ids if settings.internet_facing else network.private_subnet_ids
+        load_balancer = load_balancer.model_copy(update={"subnet_ids": alb_subnets})
+    instance_subnet: pulumi.Input[str] = (
+        settings.subnet_ids[0] if settings.vpc_id else network.private_subnet_ids.apply(lambda ids: ids[0])
+    )
     node = SingleNode(
         name,
-        build(
-            SingleNodeArgs,
-            None,
-            vpc_id=vpc_id,
-            subnet_id=instance_subnet,
-            tier=tier,
-            workload=workload,
-            sourcegraph_version=settings.sourcegraph_version,
-            image=settings.image,
-            ami_id=settings.ami_id,
-            ami_owner=settings.ami_owner,
-            instance_type=settings.instance_type,
-            data_volume_gib=settings.data_volume_gib,
-            data_volume_snapshot_id=settings.data_volume_snapshot_id,
-            data_volume_kms_key_id=settings.data_volume_kms_key_id,
-            load_balancer=load_balancer,
-            alarm_topic_arn=settings.alarm_topic_arn,
-            snapshot_retention_days=settings.snapshot_retention_days,
-            tags=dict(settings.tags),
+        node_args.model_copy(
+            update={"vpc_id": network.vpc_id, "subnet_id": instance_subnet, "load_balancer": load_balancer}
         ),
     )
     return {
@@ -196,4 +241,58 @@ def deploy(name: str, settings: SingleNodeSettings) -> dict[str, pulumi.Output[s
         "data_volume_id": node.data_volume_id,
         "tier": str(tier.value if isinstance(tier, Tier) else tier).upper(),
         "sourcegraph_version": settings.sourcegraph_version,
+        "availability_zone_ids": zone_ids,
     }
+
+
+def _network(
+    name: str, settings: SingleNodeSettings, instance_type: str
+) -> tuple[Network, pulumi.Input[list[str]]]:
+    """The stack's network and the ids of its private subnets' zones: a brought VPC checked against what the
+    stack puts in it, or a new VPC whose zones offer the instance type. Brought or created, it goes through
+    one component; a brought VPC creates nothing but the endpoints asked for."""
+    if not settings.vpc_id:
+        network = Network(
+            f"{name}-network",
+            build(
+                NetworkArgs,
+                None,
+                vpc_cidr=settings.vpc_cidr,
+                az_count=settings.az_count,
+                availability_zone_ids=settings.availability_zone_ids or None,
+                required_instance_types=(instance_type,),
+                nat_strategy=NatStrategy(settings.nat),
+                interface_endpoints=INTERFACE_ENDPOINT_SERVICES if settings.interface_endpoints else (),
+                tags=dict(settings.tags),
+            ),
+        )
+        return network, network.availability_zone_ids
+    internal_alb = bool(settings.certificate_arn) and not settings.internet_facing
+    brought = check_brought_network(
+        settings.vpc_id,
+        settings.subnet_ids,
+        # The subnets of an internal ALB: two zones, one subnet each; otherwise only the first one is used.
+        min_zones=2 if internal_alb else 1,
+        one_subnet_per_zone=internal_alb,
+        public_subnet_ids=settings.public_subnet_ids if settings.internet_facing_alb else (),
+    )
+    instance_zone = brought.availability_zones[0]
+    if settings.internet_facing_alb and instance_zone not in brought.public_availability_zones:
+        raise ConfigError(
+            "public_subnet_ids",
+            f"subnets including one in {instance_zone}, the zone of the instance's subnet {settings.subnet_ids[0]}",
+            list(settings.public_subnet_ids),
+            "a load balancer sends traffic only to targets in its own zones; add a public subnet in that zone",
+        )
+    network = Network(
+        f"{name}-network",
+        build(
+            NetworkArgs,
+            None,
+            vpc_id=settings.vpc_id,
+            private_subnet_ids=list(settings.subnet_ids),
+            public_subnet_ids=list(settings.public_subnet_ids) or None,
+            tags=dict(settings.tags),
+        ),
+    )
+    return network, list(brought.availability_zone_ids)

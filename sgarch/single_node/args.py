@@ -12,6 +12,7 @@ from pydantic import field_validator, model_validator
 from sgarch.errors import ConfigError
 from sgarch.naming import EC2_RULE_DESCRIPTION, check_aws_text
 from sgarch.single_node.ec2_types import check_instance_type
+from sgarch.single_node.proxy import check_no_proxy, parse_proxy_url
 from sgarch.sizing import Workload, estimate
 from sgarch.tiers import Tier, get_tier
 from sgarch.validation import ArgsModel, StrInput, StrListInput
@@ -32,6 +33,8 @@ AMI_NAME_PREFIX = "sourcegraph-single-node"
 
 _VERSION = re.compile(r"^\d+\.\d+\.\d+$")
 _WORLD = ("0.0.0.0/0", "::/0")
+# Set by sgarch from http_proxy and no_proxy; extra_env must not fight over them.
+_PROXY_ENV = frozenset({"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY"})
 
 
 class LoadBalancerArgs(ArgsModel):
@@ -187,8 +190,31 @@ class SingleNodeArgs(ArgsModel):
     alarm_topic_arn: StrInput | None = None
     """SNS topic for the CPU and disk alarms. Default: alarms without notifications."""
     egress_allowlist: tuple[EgressRule, ...] | None = None
-    """Outbound destinations the instance may reach (code hosts, a proxy). HTTPS to the VPC itself (its
-    interface endpoints) is always allowed. Default: None, any outbound traffic (it cannot come back in)."""
+    """Outbound destinations the instance may reach directly (code hosts). A security group filters by IP,
+    not by name: list CIDRs. HTTPS to every CIDR of the VPC (its interface endpoints) and to S3's prefix list
+    (its gateway endpoint) is always allowed. Default: None, any outbound traffic (it cannot come back in),
+    unless ``http_proxy`` is set. Without ``http_proxy`` or ``aws_endpoints_in_vpc`` it must allow 443 to
+    0.0.0.0/0, or the SSM and CloudWatch agents could reach no AWS endpoint."""
+    http_proxy: str | None = None
+    """HTTP proxy (``http://host:port``, no user or password: user-data is readable from the instance) that
+    every client on the host uses: dnf, curl and git (install.sh), dockerd (image pulls), the SSM agent, the
+    CloudWatch agent and Sourcegraph's containers. The security group then allows the proxy's port to
+    ``proxy_cidrs`` and nothing else outside the VPC (plus ``egress_allowlist``, if set). Default: none,
+    direct connections."""
+    no_proxy: tuple[str, ...] = ()
+    """Extra NO_PROXY entries with ``http_proxy`` (hosts, ``.corp.example.com``, IPs, CIDRs): reached directly,
+    so they also need an ``egress_allowlist`` rule unless they are in the VPC. sgarch always adds localhost,
+    127.0.0.1, the metadata service (169.254.169.254), for the containers Sourcegraph's Compose service names,
+    and with ``aws_endpoints_in_vpc`` the region's AWS names. Default: none."""
+    proxy_cidrs: tuple[str, ...] = ()
+    """Where the proxy's port is open in the security group, as CIDRs. Default: the proxy's address when
+    ``http_proxy`` names an IP; required when it names a host, since a security group filters by IP, not
+    by name."""
+    aws_endpoints_in_vpc: bool = False
+    """The VPC has interface endpoints with private DNS for the AWS services the host calls (ssm,
+    ssmmessages, ec2messages, monitoring) and an S3 gateway endpoint. With ``http_proxy``, AWS API calls then
+    bypass the proxy (NO_PROXY ``.<region>.amazonaws.com``). Default: false, AWS calls go through the proxy
+    (or, without one, through whatever route the subnet has)."""
     extra_env: dict[str, str] = {}  # noqa: RUF012 - a pydantic field: each model gets its own copy
     """Extra environment for Sourcegraph's containers (HTTP_PROXY, NO_PROXY...). Default: none."""
     tags: dict[str, str] = {}  # noqa: RUF012 - a pydantic field: each model gets its own copy
@@ -279,6 +305,73 @@ class SingleNodeArgs(ArgsModel):
         if not 30 <= value <= 1024:
             raise ConfigError("root_volume_gib", "from 30 to 1,024", value, "the AMI needs at least 30 GiB")
         return value
+
+    @field_validator("http_proxy")
+    @classmethod
+    def _proxy_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_proxy_url("http_proxy", value)
+        return value
+
+    @field_validator("no_proxy")
+    @classmethod
+    def _no_proxy(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return check_no_proxy("no_proxy", value)
+
+    @field_validator("proxy_cidrs")
+    @classmethod
+    def _proxy_cidrs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for cidr in value:
+            _check_cidr("proxy_cidrs", cidr)
+        return value
+
+    @model_validator(mode="after")
+    def _proxy_settings(self) -> SingleNodeArgs:
+        if self.http_proxy is None:
+            for key in ("no_proxy", "proxy_cidrs"):
+                if getattr(self, key):
+                    raise ConfigError(
+                        key,
+                        "unset without http_proxy",
+                        list(getattr(self, key)),
+                        "set http_proxy, or drop it",
+                    )
+            return self
+        target = parse_proxy_url("http_proxy", self.http_proxy)
+        if not self.proxy_cidrs and target.address is None:
+            raise ConfigError(
+                "proxy_cidrs",
+                "set when http_proxy names a host rather than an IP address",
+                None,
+                f"list the addresses of {target.host} as CIDRs; a security group filters by IP, not by name",
+            )
+        for key in self.extra_env:
+            if key.upper() in _PROXY_ENV:
+                raise ConfigError(
+                    f"extra_env.{key}",
+                    "unset when http_proxy is set",
+                    self.extra_env[key],
+                    "sgarch sets it for the host and the containers from http_proxy and no_proxy",
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _aws_reachable(self) -> SingleNodeArgs:
+        # The SSM agent (the only way in) and the CloudWatch agent (the disk alarm's data) call AWS's public
+        # endpoints, whose addresses no allowlist can name. They need the VPC's endpoints, the proxy, or 443
+        # open to everywhere.
+        rules = self.egress_allowlist
+        if rules is None or self.http_proxy is not None or self.aws_endpoints_in_vpc:
+            return self
+        if any(r.cidr == "0.0.0.0/0" and r.from_port <= 443 <= (r.to_port or r.from_port) for r in rules):
+            return self
+        raise ConfigError(
+            "egress_allowlist",
+            "paired with http_proxy or aws_endpoints_in_vpc, or allowing 443 to 0.0.0.0/0",
+            ",".join(r.cidr for r in rules),
+            "the SSM and CloudWatch agents must reach AWS: create the VPC's interface endpoints (ssm, "
+            "ssmmessages, ec2messages, monitoring) and set aws_endpoints_in_vpc, or set http_proxy",
+        )
 
     @model_validator(mode="after")
     def _tier_for_workload(self) -> SingleNodeArgs:

@@ -18,6 +18,7 @@ import pulumi_aws as aws
 from sgarch.naming import DLM_DESCRIPTION, aws_text
 from sgarch.single_node import alb_logs
 from sgarch.single_node.args import AMI_NAME_PREFIX, SingleNodeArgs
+from sgarch.single_node.egress import cidr_kwargs, egress_rules
 from sgarch.sizing import estimate, estimate_for_tier
 from sgarch.sizing.compose import render_compose_override
 from sgarch.sizing.storage import MIN_DATA_VOLUME_GIB, data_volume_gib
@@ -52,13 +53,6 @@ _INSTANCE_POLICIES = {
 }
 _DLM_POLICY = "policy/service-role/AWSDataLifecycleManagerServiceRole"
 _WORLD = ("0.0.0.0/0", "::/0")
-
-
-def _cidr_kwargs(cidr: pulumi.Input[str]) -> dict[str, pulumi.Input[str]]:
-    """The ingress rule field for ``cidr``: IPv6 ranges go in ``cidr_ipv6``, everything else in ``cidr_ipv4``."""
-    if isinstance(cidr, str) and ":" in cidr:
-        return {"cidr_ipv6": cidr}
-    return {"cidr_ipv4": cidr}
 
 
 class SingleNode(pulumi.ComponentResource):
@@ -117,7 +111,7 @@ class SingleNode(pulumi.ComponentResource):
             tags=self._tags("instance"),
             opts=child,
         )
-        self._egress(security_group)
+        egress_rules(self, name, args, security_group, region, self._tags("egress"))
 
         # --- data volume: separate, encrypted, protected, retained -----------------------------------------
         size_gib = args.data_volume_gib or (
@@ -134,7 +128,7 @@ class SingleNode(pulumi.ComponentResource):
             kms_key_id=args.data_volume_kms_key_id,
             snapshot_id=args.data_volume_snapshot_id,
             final_snapshot=True,
-            tags=self._tags("data") | {"sgarch:backup": name},
+            tags=self._tags("data") | {"sgarch:backup": self._backup_tag()},
             opts=pulumi.ResourceOptions(
                 parent=self,
                 protect=True,
@@ -146,13 +140,16 @@ class SingleNode(pulumi.ComponentResource):
         )
 
         # --- the instance ----------------------------------------------------------------------------------
-        from sgarch.single_node.userdata import UserDataConfig, render_user_data
+        from sgarch.single_node.userdata import UserDataConfig, render_user_data, render_user_data_base64
 
         compose_override = render_compose_override(
             est, host_vcpu=float(spec.vcpu), host_memory_gb=float(spec.memory_gb)
         )
+        # With a proxy the document is gzipped whole (render_user_data_base64 says why); without one it
+        # stays the plain text it always was, so upgrading sgarch replaces no instance.
+        render = render_user_data if args.http_proxy is None else render_user_data_base64
         user_data = pulumi.Output.all(data_volume.id, region).apply(
-            lambda parts: render_user_data(
+            lambda parts: render(
                 UserDataConfig(
                     sourcegraph_version=args.sourcegraph_version,
                     compose_override=compose_override,
@@ -161,6 +158,9 @@ class SingleNode(pulumi.ComponentResource):
                     behind_load_balancer=args.load_balancer is not None,
                     region=parts[1],
                     extra_env=dict(args.extra_env),
+                    http_proxy=args.http_proxy,
+                    no_proxy=args.no_proxy,
+                    aws_endpoints_in_vpc=args.aws_endpoints_in_vpc,
                 )
             )
         )
@@ -191,7 +191,8 @@ class SingleNode(pulumi.ComponentResource):
                 tags=self._tags("root"),
             ),
             maintenance_options=aws.ec2.InstanceMaintenanceOptionsArgs(auto_recovery="default"),
-            user_data=user_data,
+            user_data=user_data if args.http_proxy is None else None,
+            user_data_base64=user_data if args.http_proxy is not None else None,
             user_data_replace_on_change=True,
             # Not volume_tags: the provider applies those to every attached volume, the data volume included,
             # and would strip its own tags (the DLM backup tag among them) on the next update.
@@ -239,45 +240,10 @@ class SingleNode(pulumi.ComponentResource):
             self._args.tags
         )
 
-    def _egress(self, security_group: aws.ec2.SecurityGroup) -> None:
-        name, args = self._name, self._args
-        child = pulumi.ResourceOptions(parent=self)
-        if args.egress_allowlist is None:
-            # Sourcegraph clones from code hosts and pulls images; egress is open, ingress is not.
-            aws.vpc.SecurityGroupEgressRule(
-                f"{name}-instance-egress",
-                security_group_id=security_group.id,
-                ip_protocol="-1",
-                cidr_ipv4="0.0.0.0/0",
-                description="Outbound to code hosts, registries and AWS APIs",
-                tags=self._tags("egress"),
-                opts=child,
-            )
-            return
-        vpc = aws.ec2.get_vpc_output(id=args.vpc_id, opts=pulumi.InvokeOutputOptions(parent=self))
-        aws.vpc.SecurityGroupEgressRule(
-            f"{name}-instance-egress-vpc",
-            security_group_id=security_group.id,
-            ip_protocol="tcp",
-            from_port=443,
-            to_port=443,
-            cidr_ipv4=vpc.cidr_block,
-            description="HTTPS to the interface endpoints of the VPC (SSM, ECR, logs, STS)",
-            tags=self._tags("egress"),
-            opts=child,
-        )
-        for index, rule in enumerate(args.egress_allowlist):
-            aws.vpc.SecurityGroupEgressRule(
-                f"{name}-instance-egress-{index}",
-                security_group_id=security_group.id,
-                ip_protocol="tcp",
-                from_port=rule.from_port,
-                to_port=rule.to_port if rule.to_port is not None else rule.from_port,
-                cidr_ipv4=rule.cidr,
-                description=rule.description,
-                tags=self._tags("egress"),
-                opts=child,
-            )
+    def _backup_tag(self) -> str:
+        """The value of the ``sgarch:backup`` tag DLM snapshots by: project, stack and component, so that two
+        stacks in one region (``poc/dev`` and ``single-node/dev``) never snapshot each other's volumes."""
+        return f"{pulumi.get_project()}/{pulumi.get_stack()}/{self._name}"
 
     def _ami(self) -> pulumi.Input[str]:
         args = self._args
@@ -328,7 +294,7 @@ class SingleNode(pulumi.ComponentResource):
             policy_details=aws.dlm.LifecyclePolicyPolicyDetailsArgs(
                 policy_type="EBS_SNAPSHOT_MANAGEMENT",
                 resource_types=["VOLUME"],
-                target_tags={"sgarch:backup": name},
+                target_tags={"sgarch:backup": self._backup_tag()},
                 schedules=[
                     aws.dlm.LifecyclePolicyPolicyDetailsScheduleArgs(
                         name="daily",
@@ -433,7 +399,7 @@ class SingleNode(pulumi.ComponentResource):
                     ip_protocol="tcp",
                     from_port=port,
                     to_port=port,
-                    **_cidr_kwargs(cidr),
+                    **cidr_kwargs(cidr),
                     description="HTTPS to Sourcegraph" if port == 443 else "HTTP, redirected to HTTPS",
                     tags=self._tags("load-balancer"),
                     opts=child,

@@ -47,6 +47,7 @@ import yaml
 
 from sgarch.errors import ConfigError
 from sgarch.single_node.args import deploy_commits
+from sgarch.single_node.proxy import check_no_proxy, container_no_proxy, host_no_proxy, parse_proxy_url
 from sgarch.upgrade.gates import REQUIRED_STOPS
 from sgarch.upgrade.plan import Arch, UpgradeKind, plan_upgrade
 from sgarch.upgrade.versions import Version, known_minors, parse_version
@@ -59,11 +60,13 @@ __all__ = [
     "DATA_MOUNT_POINT",
     "IMAGES",
     "MAX_USER_DATA_BYTES",
+    "PROXY_ENV",
     "UPGRADE_PATHS",
     "UPGRADE_STATUS",
     "UserDataConfig",
     "render_upgrade_paths",
     "render_user_data",
+    "render_user_data_base64",
     "script_text",
     "user_data_fingerprint",
 ]
@@ -94,6 +97,9 @@ UPGRADE_STATUS = "/mnt/data/.sgarch-upgrade-status"
 
 UPGRADE_PATHS = "/etc/sgarch/upgrade-paths"
 """The rendered :func:`render_upgrade_paths` table boot.sh consults when the data is at another version."""
+
+PROXY_ENV = "/etc/sgarch/proxy.env"
+"""With a proxy: its variables for the host's clients (an EnvironmentFile of their units; proxy.sh reads it)."""
 
 IMAGES = ("sgarch", "stock")
 """Accepted values of :attr:`UserDataConfig.image`."""
@@ -132,8 +138,15 @@ class UserDataConfig:
     region: str = "us-east-1"
     """The AWS region, recorded for on-host tools."""
     extra_env: dict[str, str] = field(default_factory=dict)
-    """Extra environment for every Sourcegraph container, e.g. ``HTTPS_PROXY``/``NO_PROXY``. Not for
-    secrets: user-data is readable from the instance. Default: none."""
+    """Extra environment for every Sourcegraph container. Not for secrets: user-data is readable from the
+    instance. Default: none."""
+    http_proxy: str | None = None
+    """``http://host:port``: every client on the host and the containers use it (:mod:`.proxy`). Default: none,
+    and the document is byte for byte what it was before sgarch knew about proxies."""
+    no_proxy: tuple[str, ...] = ()
+    """Extra NO_PROXY entries with ``http_proxy``. Default: none."""
+    aws_endpoints_in_vpc: bool = False
+    """With ``http_proxy``: the region's AWS names bypass it (the VPC has their endpoints). Default: false."""
 
     def __post_init__(self) -> None:
         version = str(self.sourcegraph_version)
@@ -180,6 +193,14 @@ class UserDataConfig:
             raise ConfigError("region", "an AWS region like us-east-1", self.region, "check the region name")
         for name, value in self.extra_env.items():
             _check_env(name, value)
+        if self.http_proxy is not None:
+            parse_proxy_url("http_proxy", self.http_proxy)
+            check_no_proxy("no_proxy", tuple(self.no_proxy))
+            for name in self.extra_env:
+                if name in _proxy_env(self):
+                    raise ConfigError(
+                        f"extra_env.{name}", "unset when http_proxy is set", self.extra_env[name], "drop it"
+                    )
 
 
 def _check_env(name: str, value: str) -> None:
@@ -227,19 +248,33 @@ def render_user_data(config: UserDataConfig) -> str:
     lines += _file(f"{_CONFIG_DIR}/sgarch.env", _settings(config), "0644")
     override = "# The tier's compose override, rendered by sgarch.\n" + _dump_yaml(config.compose_override)
     lines += _file(f"{_CONFIG_DIR}/compose-override.yaml", override, "0644")
+    container_env = {**config.extra_env, **_proxy_env(config, containers=True)}
     env = "# Extra environment for every Sourcegraph container, rendered by sgarch.\n" + "".join(
-        f"{name}={config.extra_env[name]}\n" for name in sorted(config.extra_env)
+        f"{name}={container_env[name]}\n" for name in sorted(container_env)
     )
     lines += _file(f"{_CONFIG_DIR}/sourcegraph.env", env, "0644")
+    if config.http_proxy is not None:
+        host_env = (
+            "# The HTTP proxy of the host's clients, rendered by sgarch (proxy.sh applies it).\n"
+            + "".join(f"{name}={value}\n" for name, value in _proxy_env(config).items())
+        )
+        lines += _file(PROXY_ENV, host_env, "0644")
     # Generated, not settings: compressed like the scripts (the instance holds the plain files).
     lines += _file(UPGRADE_PATHS, render_upgrade_paths(config.sourcegraph_version), "0644", compress=True)
     unit = _strip_comments(script_text(BOOT_UNIT))
     lines += _file(f"/etc/systemd/system/{BOOT_UNIT}", unit, "0644", compress=True)
-    for name in ("install.sh", "boot.sh"):
+    scripts = (
+        ("install.sh", "boot.sh") if config.http_proxy is None else ("install.sh", "boot.sh", "proxy.sh")
+    )
+    for name in scripts:
         lines += _file(f"{_BIN_DIR}/{name}", _strip_comments(script_text(name)), "0755", compress=True)
     lines.append("runcmd:")
+    # proxy.sh first: dnf, curl and git in install.sh need the proxy, and it runs install.sh with it.
+    first = [f"{_BIN_DIR}/proxy.sh"] if config.http_proxy is not None else []
     if config.image == "stock":
-        lines.append(f"  - [{_BIN_DIR}/install.sh]")
+        first.append(f"{_BIN_DIR}/install.sh")
+    if first:
+        lines.append(f"  - [{', '.join(first)}]")
     lines += [
         "  - [systemctl, daemon-reload]",
         f"  - [systemctl, enable, {BOOT_UNIT}]",
@@ -249,9 +284,35 @@ def render_user_data(config: UserDataConfig) -> str:
     return "\n".join(lines) + "\n"
 
 
+def render_user_data_base64(config: UserDataConfig) -> str:
+    """The document of :func:`render_user_data` gzipped whole, in base64: ``Instance(user_data_base64=...)``.
+
+    For a config with ``http_proxy``: its files (proxy.sh, the proxy's settings, the containers' NO_PROXY
+    with every service name) do not fit EC2's 16 KB next to the scripts as plain text. cloud-init unpacks
+    gzip user-data itself, and documents it as the way past that limit; EC2 counts the gzip bytes. Without a
+    proxy the document stays plain, byte for byte what it was (a change would replace every instance).
+    """
+    return base64.b64encode(_gzip(render_user_data(config).encode("utf-8"))).decode("ascii")
+
+
 def user_data_fingerprint(config: UserDataConfig) -> str:
     """A short, stable digest of the rendered user-data (for a tag or an output: what the instance runs)."""
     return hashlib.sha256(render_user_data(config).encode("utf-8")).hexdigest()[:16]
+
+
+def _proxy_env(config: UserDataConfig, *, containers: bool = False) -> dict[str, str]:
+    """The proxy variables for the host's clients or the containers; empty without ``http_proxy``.
+
+    Upper case, which every client here reads, plus ``http_proxy``: curl (and git through it) ignores
+    ``HTTP_PROXY`` in upper case, so that a CGI request's ``Proxy:`` header cannot set it.
+    """
+    if config.http_proxy is None:
+        return {}
+    no_proxy = host_no_proxy(config.region, config.aws_endpoints_in_vpc, tuple(config.no_proxy))
+    if containers:
+        no_proxy = container_no_proxy(no_proxy)
+    url = config.http_proxy
+    return {"HTTP_PROXY": url, "HTTPS_PROXY": url, "NO_PROXY": no_proxy, "http_proxy": url}
 
 
 def _settings(config: UserDataConfig) -> str:

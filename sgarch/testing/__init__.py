@@ -15,8 +15,9 @@ Recorded inputs use the engine's camelCase names (``cidrBlock``) and numbers arr
 from __future__ import annotations
 
 from sgarch.testing._fakes import ACCOUNT_ID
-from sgarch.testing._invokes import DEFAULT_INVOKES, InvokeHandler
+from sgarch.testing._invokes import DEFAULT_INVOKES, InvokeFailedError, InvokeHandler
 from sgarch.testing._mocks import DEFAULT_REGION, ResourceHandler, SgarchMocks, UnmockedInvokeError
+from sgarch.testing._network import FakeNetwork
 from sgarch.testing._records import (
     SECRET_PLACEHOLDER,
     InvokeRecord,
@@ -34,7 +35,9 @@ __all__ = [
     "DEFAULT_INVOKES",
     "DEFAULT_REGION",
     "SECRET_PLACEHOLDER",
+    "FakeNetwork",
     "FakeSourcegraph",
+    "InvokeFailedError",
     "InvokeHandler",
     "InvokeRecord",
     "RecordedOptions",

@@ -15,6 +15,7 @@ from typing import Any
 
 __all__ = [
     "ACCOUNT_ID",
+    "InvokeFailedError",
     "autoname",
     "availability_zones",
     "computed_outputs",
@@ -121,6 +122,18 @@ _ALB_ZONE_IDS = {
     "eu-west-1": "Z32O12XQLNTSW2",
     "eu-central-1": "Z215JYRZR1TBD5",
 }
+
+
+class InvokeFailedError(Exception):
+    """Raised by a handler to make the invoke fail the way the provider's does ("no matching ... found").
+
+    The mocks turn it into an invoke failure, so the program sees the same exception as against AWS: an
+    ``Exception`` whose text contains ``reason``.
+    """
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
 
 
 def fake_hex(*parts: str, length: int = 17) -> str:
@@ -276,6 +289,9 @@ def computed_outputs(
         out["region"] = region
         out["tagsAll"] = dict(state.get("tags") or {})
     az = state.get("availabilityZone") or zones[0]
+    if not state.get("availabilityZone") and state.get("availabilityZoneId") in zone_ids:
+        # Placed by zone id (a Subnet's availability_zone_id): AWS reports the zone's name too.
+        az = zones[zone_ids.index(state["availabilityZoneId"])]
     if type_ == "aws:ec2/vpc:Vpc":
         out.update(
             defaultSecurityGroupId="sg-" + fake_hex("default-sg", name),

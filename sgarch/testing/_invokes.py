@@ -11,30 +11,18 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from sgarch.testing._fakes import ACCOUNT_ID, availability_zones, fake_hex, partition_for
+from sgarch.testing._ec2_invokes import EC2_INVOKES
+from sgarch.testing._ec2_invokes import filter_values as _filter_values
+from sgarch.testing._fakes import ACCOUNT_ID, InvokeFailedError, fake_hex, partition_for
 
-__all__ = ["DEFAULT_INVOKES", "InvokeHandler"]
+__all__ = ["DEFAULT_INVOKES", "InvokeFailedError", "InvokeHandler"]
 
 InvokeHandler = Callable[[Mapping[str, Any], str], Mapping[str, Any]]
 """``handler(args, region) -> result``; args and result use camelCase property names."""
 
+
 # Canonical's and Amazon's AMI owner ids; a filter on either gets a matching owner back.
 _AMAZON_OWNER = "137112412989"
-
-
-def _get_availability_zones(args: Mapping[str, Any], region: str) -> Mapping[str, Any]:
-    names, ids = availability_zones(region)
-    excluded = set(args.get("excludeNames") or ())
-    excluded_ids = set(args.get("excludeZoneIds") or ())
-    pairs = [(n, i) for n, i in zip(names, ids, strict=True) if n not in excluded and i not in excluded_ids]
-    return {
-        "id": region,
-        "names": [n for n, _ in pairs],
-        "zoneIds": [i for _, i in pairs],
-        "groupNames": [region] * len(pairs),
-        "state": args.get("state"),
-        "region": region,
-    }
 
 
 def _get_caller_identity(args: Mapping[str, Any], region: str) -> Mapping[str, Any]:
@@ -111,13 +99,6 @@ def _get_partition(args: Mapping[str, Any], region: str) -> Mapping[str, Any]:
     return {"id": partition, "partition": partition, "dnsSuffix": suffix, "reverseDnsPrefix": reverse}
 
 
-def _filter_values(args: Mapping[str, Any], name: str) -> list[str]:
-    for f in args.get("filters") or ():
-        if f.get("name") == name:
-            return [str(v) for v in f.get("values") or ()]
-    return []
-
-
 def _get_ami(args: Mapping[str, Any], region: str) -> Mapping[str, Any]:
     names = _filter_values(args, "name")
     owners = [str(o) for o in args.get("owners") or ()]
@@ -170,67 +151,6 @@ def _get_ami(args: Mapping[str, Any], region: str) -> Mapping[str, Any]:
         ],
         "productCodes": [],
         "tags": {},
-        "region": region,
-    }
-
-
-def _vpc_id(args: Mapping[str, Any]) -> str:
-    given = args.get("id") or next(iter(_filter_values(args, "vpc-id")), None)
-    return str(given) if given else "vpc-" + fake_hex("default-vpc")
-
-
-def _get_vpc(args: Mapping[str, Any], region: str) -> Mapping[str, Any]:
-    vpc_id = _vpc_id(args)
-    partition, _ = partition_for(region)
-    cidr = str(args.get("cidrBlock") or "10.0.0.0/16")
-    return {
-        "id": vpc_id,
-        "arn": f"arn:{partition}:ec2:{region}:{ACCOUNT_ID}:vpc/{vpc_id}",
-        "cidrBlock": cidr,
-        "cidrBlockAssociations": [{"associationId": "vpc-cidr-assoc-" + fake_hex(vpc_id), "cidrBlock": cidr}],
-        "default": bool(args.get("default")),
-        "dhcpOptionsId": "dopt-" + fake_hex("dopt", vpc_id),
-        "enableDnsHostnames": True,
-        "enableDnsSupport": True,
-        "instanceTenancy": "default",
-        "mainRouteTableId": "rtb-" + fake_hex("main-rtb", vpc_id),
-        "ownerId": ACCOUNT_ID,
-        "state": "available",
-        "tags": dict(args.get("tags") or {}),
-        "region": region,
-    }
-
-
-def _get_subnet(args: Mapping[str, Any], region: str) -> Mapping[str, Any]:
-    subnet_id = str(args.get("id") or "subnet-" + fake_hex("subnet", json.dumps(args, sort_keys=True)))
-    names, ids = availability_zones(region)
-    index = int(fake_hex(subnet_id, length=2), 16) % len(names)
-    az = str(args.get("availabilityZone") or names[index])
-    partition, _ = partition_for(region)
-    return {
-        "id": subnet_id,
-        "arn": f"arn:{partition}:ec2:{region}:{ACCOUNT_ID}:subnet/{subnet_id}",
-        "vpcId": str(args.get("vpcId") or _vpc_id(args)),
-        "cidrBlock": str(args.get("cidrBlock") or f"10.0.{index * 32}.0/19"),
-        "availabilityZone": az,
-        "availabilityZoneId": ids[names.index(az)] if az in names else f"{az}-id",
-        "availableIpAddressCount": 8000.0,
-        "defaultForAz": False,
-        "mapPublicIpOnLaunch": False,
-        "ownerId": ACCOUNT_ID,
-        "state": "available",
-        "tags": dict(args.get("tags") or {}),
-        "region": region,
-    }
-
-
-def _get_subnets(args: Mapping[str, Any], region: str) -> Mapping[str, Any]:
-    key = json.dumps({"filters": args.get("filters"), "tags": args.get("tags")}, sort_keys=True)
-    return {
-        "id": region,
-        "ids": ["subnet-" + fake_hex("subnets", key, str(i)) for i in range(2)],
-        "filters": args.get("filters"),
-        "tags": args.get("tags"),
         "region": region,
     }
 
@@ -332,17 +252,36 @@ def _get_secret_version(args: Mapping[str, Any], region: str) -> Mapping[str, An
     }
 
 
+def _get_managed_prefix_list(args: Mapping[str, Any], region: str) -> Mapping[str, Any]:
+    # AWS-managed lists (com.amazonaws.<region>.s3 and the like) by name; the entries are placeholders.
+    name = str(
+        args.get("name") or next(iter(_filter_values(args, "prefix-list-name")), f"com.amazonaws.{region}.s3")
+    )
+    list_id = str(args.get("id") or "pl-" + fake_hex("prefix-list", name, length=8))
+    partition, _ = partition_for(region)
+    return {
+        "id": list_id,
+        "arn": f"arn:{partition}:ec2:{region}:aws:prefix-list/{list_id}",
+        "addressFamily": "IPv4",
+        "entries": [{"cidr": "52.216.0.0/15", "description": ""}],
+        "maxEntries": 0,
+        "name": name,
+        "ownerId": "AWS",
+        "tags": {},
+        "version": 1,
+        "region": region,
+    }
+
+
 DEFAULT_INVOKES: dict[str, InvokeHandler] = {
+    **EC2_INVOKES,
+    "aws:ec2/getManagedPrefixList:getManagedPrefixList": _get_managed_prefix_list,
     "aws:ec2/getAmi:getAmi": _get_ami,
-    "aws:index/getAvailabilityZones:getAvailabilityZones": _get_availability_zones,
     "aws:index/getCallerIdentity:getCallerIdentity": _get_caller_identity,
     "aws:iam/getSessionContext:getSessionContext": _get_session_context,
     "aws:eks/getAddonVersion:getAddonVersion": _get_addon_version,
     "aws:index/getRegion:getRegion": _get_region,
     "aws:index/getPartition:getPartition": _get_partition,
-    "aws:ec2/getVpc:getVpc": _get_vpc,
-    "aws:ec2/getSubnet:getSubnet": _get_subnet,
-    "aws:ec2/getSubnets:getSubnets": _get_subnets,
     "aws:route53/getZone:getZone": _get_zone,
     "aws:ssm/getParameter:getParameter": _get_parameter,
     "aws:iam/getPolicyDocument:getPolicyDocument": _get_policy_document,

@@ -23,7 +23,7 @@ from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs
 
 from sgarch.errors import SgarchError
 from sgarch.testing._fakes import autoname, computed_outputs, fake_id
-from sgarch.testing._invokes import DEFAULT_INVOKES, InvokeHandler
+from sgarch.testing._invokes import DEFAULT_INVOKES, InvokeFailedError, InvokeHandler
 from sgarch.testing._records import InvokeRecord, RecordedOptions, ResourceQuery, ResourceRecord
 
 __all__ = ["DEFAULT_REGION", "ResourceHandler", "SgarchMocks", "UnmockedInvokeError"]
@@ -150,7 +150,14 @@ class SgarchMocks(pulumi.runtime.Mocks, ResourceQuery):
         handler = self._invokes.get(args.token)
         if handler is None:
             raise UnmockedInvokeError(args.token)
-        result = dict(handler(dict(args.args), self.region))
+        try:
+            result = dict(handler(dict(args.args), self.region))
+        except InvokeFailedError as failure:
+            # Returned as a failure, the program gets the exception a real data source raises, and the
+            # runtime does not count it as an unhandled error the way an exception here would be.
+            with self._lock:
+                self._invoke_records.append(InvokeRecord(args.token, dict(args.args), args.provider, {}))
+            return {}, [("", failure.reason)]
         with self._lock:
             self._invoke_records.append(InvokeRecord(args.token, dict(args.args), args.provider, result))
         return result, []

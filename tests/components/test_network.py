@@ -7,7 +7,7 @@ import pytest
 
 from sgarch.errors import ConfigError
 from sgarch.network import NatStrategy, Network, NetworkArgs
-from sgarch.testing import ResourceRecord, SgarchMocks
+from sgarch.testing import FakeNetwork, ResourceRecord, SgarchMocks
 
 VPC = "aws:ec2/vpc:Vpc"
 SUBNET = "aws:ec2/subnet:Subnet"
@@ -30,6 +30,8 @@ def _plan(mocks: SgarchMocks, **kwargs: Any) -> tuple[Network, dict[str, Any]]:
             "private": net.private_subnet_ids,
             "public": net.public_subnet_ids,
             "zones": net.availability_zones,
+            "zone_ids": net.availability_zone_ids,
+            "vpc_cidrs": net.vpc_cidrs,
         }
         return net, outputs
 
@@ -58,8 +60,14 @@ def test_default_network(pulumi_mocks: SgarchMocks) -> None:
     assert subnets["sg-private-0"].inputs["cidrBlock"] == "10.0.0.0/19"
     assert subnets["sg-private-1"].inputs["cidrBlock"] == "10.0.32.0/19"
     assert subnets["sg-public-0"].inputs["cidrBlock"] == "10.0.64.0/22"
-    assert subnets["sg-private-0"].inputs["availabilityZone"] == "us-east-1a"
-    assert subnets["sg-private-1"].inputs["availabilityZone"] == "us-east-1b"
+    # Placed by zone id, and a later lookup never moves an existing subnet.
+    assert subnets["sg-private-0"].inputs["availabilityZoneId"] == "use1-az1"
+    assert subnets["sg-private-1"].inputs["availabilityZoneId"] == "use1-az2"
+    assert subnets["sg-public-1"].inputs["availabilityZoneId"] == "use1-az2"
+    assert all("availabilityZone" not in s.inputs for s in subnets.values())
+    assert all(
+        set(s.options.ignore_changes) == {"availabilityZone", "availabilityZoneId"} for s in subnets.values()
+    )
     assert subnets["sg-private-0"].tags()["kubernetes.io/role/internal-elb"] == "1"
     assert subnets["sg-public-1"].tags()["kubernetes.io/role/elb"] == "1"
     assert all(s.inputs["mapPublicIpOnLaunch"] is False for s in subnets.values())
@@ -86,6 +94,8 @@ def test_default_network(pulumi_mocks: SgarchMocks) -> None:
     assert out["private"] == [subnets["sg-private-0"].id, subnets["sg-private-1"].id]
     assert out["public"] == [subnets["sg-public-0"].id, subnets["sg-public-1"].id]
     assert out["zones"] == ["us-east-1a", "us-east-1b"]
+    assert out["zone_ids"] == ["use1-az1", "use1-az2"]
+    assert out["vpc_cidrs"] == ["10.0.0.0/16"]
 
 
 @pytest.mark.parametrize(("strategy", "nats"), [(NatStrategy.NONE, 0), (NatStrategy.ONE_PER_AZ, 3)])
@@ -134,11 +144,85 @@ def test_interface_endpoints(pulumi_mocks: SgarchMocks) -> None:
     assert out["zones"] == ["eu-west-1a", "eu-west-1b"]
 
 
-def test_explicit_zones(pulumi_mocks: SgarchMocks) -> None:
-    _plan(pulumi_mocks, availability_zones=("us-east-1c", "us-east-1f"), nat_strategy=NatStrategy.NONE)
-    subnet = pulumi_mocks.one(SUBNET, "sg-private-1")
-    assert subnet.inputs["availabilityZone"] == "us-east-1f"
-    assert not pulumi_mocks.invoked("aws:index/getAvailabilityZones:getAvailabilityZones")
+def test_explicit_zone_names_become_ids(pulumi_mocks: SgarchMocks) -> None:
+    _, out = _plan(
+        pulumi_mocks, availability_zones=("us-east-1c", "us-east-1f"), nat_strategy=NatStrategy.NONE
+    )
+    assert pulumi_mocks.one(SUBNET, "sg-private-1").inputs["availabilityZoneId"] == "use1-az6"
+    assert out["zone_ids"] == ["use1-az3", "use1-az6"]
+
+
+def test_zones_offer_the_endpoint_services_and_instance_types(pulumi_mocks: SgarchMocks) -> None:
+    # us-east-1a lacks m6a.xlarge, us-east-1b the ssm endpoint service: today's first-two-names rule would take
+    # both and fail at pulumi up (the instance or the endpoint refused in that zone).
+    FakeNetwork().without_instance_type("m6a.xlarge", "use1-az1").without_service(
+        "ssm", "us-east-1b"
+    ).install(pulumi_mocks)
+    _, out = _plan(pulumi_mocks, interface_endpoints=("ssm",), required_instance_types=("m6a.xlarge",))
+    assert out["zone_ids"] == ["use1-az3", "use1-az4"]
+    assert out["zones"] == ["us-east-1c", "us-east-1d"]
+    assert pulumi_mocks.one(SUBNET, "sg-public-0").inputs["availabilityZoneId"] == "use1-az3"
+    (offerings,) = pulumi_mocks.invoked("aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings")
+    assert offerings.args["locationType"] == "availability-zone-id"
+    assert offerings.args["filters"] == [{"name": "instance-type", "values": ["m6a.xlarge"]}]
+    (service,) = pulumi_mocks.invoked("aws:ec2/getVpcEndpointService:getVpcEndpointService")
+    assert (service.args["service"], service.args["serviceType"]) == ("ssm", "Interface")
+
+
+def test_pinned_zone_ids(pulumi_mocks: SgarchMocks) -> None:
+    _, out = _plan(pulumi_mocks, availability_zone_ids=("use1-az6", "use1-az4"))
+    assert [pulumi_mocks.one(SUBNET, f"sg-private-{i}").inputs["availabilityZoneId"] for i in (0, 1)] == [
+        "use1-az6",
+        "use1-az4",
+    ]
+    assert out["zone_ids"] == ["use1-az6", "use1-az4"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (
+            {"availability_zone_ids": ("use1-az1", "use1-az2")},
+            "availability_zone_ids must be zones that offer everything the stack needs (got 'use1-az1'): "
+            "us-east-1a (use1-az1) lacks m6a.xlarge; choose among use1-az2, use1-az3, use1-az4, use1-az5, use1-az6.",
+        ),
+        (
+            {"availability_zone_ids": ("use1-az9", "use1-az2")},
+            "availability_zone_ids must be zones of this region (use1-az1, use1-az2, use1-az3, use1-az4, use1-az5, "
+            "use1-az6) (got 'use1-az9')",
+        ),
+        (
+            {"az_count": 6},
+            "az_count must be at most 5, the zones of this region that offer everything the stack needs (got 6): "
+            "us-east-1a (use1-az1) lacks m6a.xlarge: lower az_count, choose another instance type or region.",
+        ),
+    ],
+)
+def test_zones_that_cannot_hold_the_stack_fail_before_any_resource(
+    pulumi_mocks: SgarchMocks, kwargs: dict[str, Any], message: str
+) -> None:
+    FakeNetwork().without_instance_type("m6a.xlarge", "use1-az1").install(pulumi_mocks)
+    with pytest.raises(ConfigError) as info:
+        pulumi_mocks.run(
+            lambda: Network("sg", NetworkArgs(required_instance_types=("m6a.xlarge",), **kwargs))
+        )
+    assert str(info.value) == message if message.endswith(".") else str(info.value).startswith(message)
+    assert [r.type for r in pulumi_mocks.resources] == ["sgarch:network:Network"]
+
+
+def test_brought_vpc_endpoints_admit_every_block_of_the_vpc(pulumi_mocks: SgarchMocks) -> None:
+    FakeNetwork().vpc("vpc-1", cidr_blocks=("10.0.0.0/16", "100.64.0.0/16")).install(pulumi_mocks)
+    _, out = _plan(
+        pulumi_mocks, vpc_id="vpc-1", private_subnet_ids=["subnet-a"], interface_endpoints=("ssm",)
+    )
+    sg = pulumi_mocks.one(SG, "sg-endpoints-sg")
+    rules = {r.name: r.inputs for r in pulumi_mocks.by_type(INGRESS)}
+    assert {name: rule["cidrIpv4"] for name, rule in rules.items()} == {
+        "sg-endpoints-https": "10.0.0.0/16",
+        "sg-endpoints-https-1": "100.64.0.0/16",
+    }
+    assert all(rule["securityGroupId"] == sg.id and rule["fromPort"] == 443 for rule in rules.values())
+    assert out["vpc_cidrs"] == ["10.0.0.0/16", "100.64.0.0/16"]
 
 
 def test_bring_your_own_vpc_creates_no_network(pulumi_mocks: SgarchMocks) -> None:
@@ -157,6 +241,8 @@ def test_bring_your_own_vpc_creates_no_network(pulumi_mocks: SgarchMocks) -> Non
         "private": ["subnet-a", "subnet-b"],
         "public": ["subnet-c"],
         "zones": [],
+        "zone_ids": [],
+        "vpc_cidrs": ["10.0.0.0/16"],
     }
     ssm = pulumi_mocks.one(ENDPOINT)
     assert ssm.inputs["vpcId"] == "vpc-0123456789abcdef0"
@@ -196,6 +282,18 @@ def test_bring_your_own_vpc_without_endpoints_registers_only_the_component(pulum
             "az_count must be 1 (the number of availability_zones) or unset (got 2)",
         ),
         ({"availability_zones": ("a", "a")}, "availability_zones must be 1 to 6 distinct zone names"),
+        (
+            {"availability_zone_ids": ("use1-az1",) * 2},
+            "availability_zone_ids must be 1 to 6 distinct zone ids",
+        ),
+        (
+            {"availability_zones": ("us-east-1a",), "availability_zone_ids": ("use1-az1",)},
+            "availability_zones must be unset with availability_zone_ids",
+        ),
+        (
+            {"vpc_id": "vpc-1", "private_subnet_ids": ["s"], "required_instance_types": ("m6a.large",)},
+            "required_instance_types must be unset with vpc_id",
+        ),
         ({"tags": {"sgarch:stack": "x"}}, "tags must be free of keys starting with 'sgarch:'"),
     ],
 )

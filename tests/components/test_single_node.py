@@ -141,9 +141,10 @@ def test_backups_and_alarms(pulumi_mocks: SgarchMocks) -> None:
     plan(pulumi_mocks, snapshot_retention_days=14, alarm_topic_arn="arn:aws:sns:us-east-1:123456789012:ops")
     policy = pulumi_mocks.one("aws:dlm/lifecyclePolicy:LifecyclePolicy").inputs
     details = policy["policyDetails"]
-    assert details["targetTags"] == {"sgarch:backup": "sg"}
+    # The project and stack of the runtime (pulumi_mocks: test/test), then the component's name.
+    assert details["targetTags"] == {"sgarch:backup": "test/test/sg"}
     assert details["schedules"][0]["retainRule"]["count"] == 14
-    assert pulumi_mocks.one(VOLUME).tags()["sgarch:backup"] == "sg"
+    assert pulumi_mocks.one(VOLUME).tags()["sgarch:backup"] == "test/test/sg"
     alarms = {r.name: r.inputs for r in pulumi_mocks.by_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
     assert alarms["sg-recover"]["alarmActions"][0] == "arn:aws:automate:us-east-1:ec2:recover"
     assert alarms["sg-cpu"]["alarmActions"] == ["arn:aws:sns:us-east-1:123456789012:ops"]

@@ -30,6 +30,7 @@ REGISTRY = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
 POC_EKS = {
     "runtime": "eks",
     "http_proxy": "",
+    "proxy_cidrs": "[]",
     "allowed_cidrs": '["10.0.0.0/16"]',
     "image_registry": f"{REGISTRY}/docker-hub/sourcegraph",
     "load_balancer_controller_image": f"{REGISTRY}/ecr-public/eks/aws-load-balancer-controller",

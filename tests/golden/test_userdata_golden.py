@@ -51,3 +51,16 @@ def test_user_data_golden_with_proxy_environment(golden: Callable[[str, str], No
     env = {"HTTP_PROXY": "http://proxy.internal:3128", "HTTPS_PROXY": "http://proxy.internal:3128"}
     env["NO_PROXY"] = "localhost,127.0.0.1,169.254.169.254,.internal,.amazonaws.com"
     golden("userdata/M-proxy.yaml", render_user_data(tier_config(Tier.M, extra_env=env)))
+
+
+def test_user_data_golden_with_http_proxy(golden: Callable[[str, str], None]) -> None:
+    """The proxy's files (proxy.env, proxy.sh, the containers' NO_PROXY); the instance gets this text gzipped."""
+    config = tier_config(
+        Tier.M,
+        image="stock",
+        region="eu-west-1",
+        http_proxy="http://proxy.corp.example.com:3128",
+        no_proxy=(".corp.example.com", "10.0.0.0/8"),
+        aws_endpoints_in_vpc=True,
+    )
+    golden("userdata/M-http-proxy.yaml", render_user_data(config))

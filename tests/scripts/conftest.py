@@ -15,7 +15,7 @@ from sgarch.single_node.userdata import script_text
 def sandbox(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Sandbox]:
     """A fresh fake host with the scripts from the package or from the rendered user-data."""
     if request.param == "source":
-        scripts = {name: script_text(name) for name in ("install.sh", "boot.sh")}
+        scripts = {name: script_text(name) for name in ("install.sh", "boot.sh", "proxy.sh")}
     else:
         scripts = embedded_scripts()
     yield Sandbox(tmp_path, scripts)

@@ -52,11 +52,12 @@ def _directives(text: str, name: str) -> list[str]:
     return [line.split("=", 1)[1] for line in text.splitlines() if line.startswith(f"{name}=")]
 
 
-def unit_flags(sysconfig: Path, dropin_dir: Path | None) -> list[str]:
-    """dockerd's arguments as AL2023's unit runs it: the unit's ExecStart with its environment expanded.
+def unit_environment(sysconfig: Path, dropin_dir: Path | None, root: Path | None = None) -> dict[str, str]:
+    """The environment AL2023's docker.service gives dockerd: its EnvironmentFile= lines, then the drop-ins'.
 
     ``sysconfig`` stands for the unit's /etc/sysconfig/docker; the drop-ins in ``dropin_dir`` (the files
-    boot.sh wrote, in name order) add their EnvironmentFile= lines after it, as systemd reads them.
+    boot.sh and proxy.sh wrote, in name order) add their EnvironmentFile= lines after it, as systemd reads
+    them. A drop-in naming a host path (proxy.sh's /etc/sgarch/proxy.env) is looked up under ``root``.
     """
     unit = (AL2023_DOCKER / "docker.service").read_text()
     files = [
@@ -67,8 +68,17 @@ def unit_flags(sysconfig: Path, dropin_dir: Path | None) -> list[str]:
         files += [Path(path.lstrip("-")) for path in _directives(dropin.read_text(), "EnvironmentFile")]
     environment: dict[str, str] = {}
     for path in files:
+        if root is not None and not path.is_relative_to(root):
+            path = root / path.relative_to("/")
         if path.exists():
             environment.update(read_env_file(path))
+    return environment
+
+
+def unit_flags(sysconfig: Path, dropin_dir: Path | None) -> list[str]:
+    """dockerd's arguments as AL2023's unit runs it: the unit's ExecStart with its environment expanded."""
+    unit = (AL2023_DOCKER / "docker.service").read_text()
+    environment = unit_environment(sysconfig, dropin_dir)
     (exec_start,) = _directives(unit, "ExecStart")
     flags: list[str] = []
     for word in shlex.split(exec_start)[1:]:

@@ -144,9 +144,36 @@ cat "$STUB_STATE/tag_$branch" 2>/dev/null >"$dest/.git/stub-head" ||
 }
 
 
+PROXY_URL = "http://10.20.30.40:3128"
+"""The proxy of :func:`embedded_scripts`' config: with one, user-data ships proxy.sh too."""
+
+
+def proxy_config() -> UserDataConfig:
+    """A config with a proxy, the AWS endpoints in the VPC and an extra NO_PROXY domain."""
+    return UserDataConfig(
+        VERSION,
+        {"services": {}},
+        VOLUME_ID,
+        http_proxy=PROXY_URL,
+        no_proxy=(".corp.example.com",),
+        aws_endpoints_in_vpc=True,
+    )
+
+
+def rendered_file(config: UserDataConfig, path: str) -> str:
+    """One file's content as cloud-init writes it from the rendered user-data."""
+    for entry in yaml.safe_load(render_user_data(config))["write_files"]:
+        if entry["path"] == path:
+            content = entry["content"]
+            if entry.get("encoding") == "gz+b64":
+                return gzip.decompress(base64.b64decode(content)).decode()
+            return str(content)
+    raise KeyError(path)
+
+
 def embedded_scripts() -> dict[str, str]:
-    """install.sh and boot.sh exactly as cloud-init writes them from the rendered user-data."""
-    config = UserDataConfig(VERSION, {"services": {}}, VOLUME_ID)
+    """install.sh, boot.sh and proxy.sh exactly as cloud-init writes them from the rendered user-data."""
+    config = proxy_config()
     document = yaml.safe_load(render_user_data(config))
     scripts = {}
     for entry in document["write_files"]:

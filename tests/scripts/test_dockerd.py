@@ -28,10 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from docker_unit import unit_flags
-from host_sandbox import Sandbox
+from docker_unit import unit_environment, unit_flags
+from host_sandbox import Sandbox, proxy_config, rendered_file
 
-from sgarch.single_node.userdata import script_text
+from sgarch.single_node.userdata import PROXY_ENV, script_text
 
 _PATH = f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin:/usr/local/bin"
 DOCKERD = shutil.which("dockerd", path=_PATH)
@@ -134,8 +134,11 @@ class Daemon:
 
 
 @contextmanager
-def dockerd(flags: list[str], daemon_json: dict[str, object]) -> Iterator[Daemon]:
-    """dockerd with ``flags`` and ``daemon_json`` (its data-root moved into a scratch directory)."""
+def dockerd(
+    flags: list[str], daemon_json: dict[str, object], environment: dict[str, str] | None = None
+) -> Iterator[Daemon]:
+    """dockerd with ``flags``, ``daemon_json`` (its data-root moved into a scratch directory) and, as the
+    unit's environment, ``environment``."""
     assert DOCKERD is not None
     # Short: the socket path must stay under the 108-byte limit of a unix socket.
     work = Path(tempfile.mkdtemp(prefix="sgd", dir="/tmp"))
@@ -160,7 +163,8 @@ def dockerd(flags: list[str], daemon_json: dict[str, object]) -> Iterator[Daemon
     # rendered one stays as it is): remove what this test created.
     created = [path for path in (Path("/etc/docker/key.json"), Path("/etc/docker")) if not path.exists()]
     with (work / "log").open("wb") as log:
-        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+        env = {"PATH": _PATH, **(environment or {})}
+        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env)
     try:
         yield Daemon(process, work, data_root)
     finally:
@@ -245,3 +249,38 @@ def test_containers_get_the_nofile_limit_of_the_drop_in(rendered: Rendered) -> N
         got = daemon.docker(*run, *shell)
         assert got.returncode == 0, got.stderr
         assert got.stdout == f"{limit}\n{limit}\n"
+
+
+def test_dockerd_pulls_through_the_proxy_of_its_drop_in(tmp_path: Path) -> None:
+    """proxy.sh's drop-in gives dockerd the proxy (image pulls): dockerd reports what it read from its
+    environment. Without the drop-in (the negative control) it has none."""
+    box = Sandbox(tmp_path, {name: script_text(name) for name in ("install.sh", "boot.sh", "proxy.sh")})
+    box.write_config()
+    box.add_release()
+    box.attach_volume()
+    env_file = box.root / PROXY_ENV.lstrip("/")
+    env_file.write_text(rendered_file(proxy_config(), PROXY_ENV))
+    for script in ("proxy.sh", "boot.sh"):
+        result = box.run(script)
+        assert result.returncode == 0, result.stdout + result.stderr
+    etc = box.root / "etc"
+    daemon_json = json.loads((etc / "docker" / "daemon.json").read_text())
+    dropins = etc / "systemd" / "system" / "docker.service.d"
+    sysconfig = etc / "sysconfig" / "docker"
+    environment = unit_environment(sysconfig, dropins, box.root)
+    flags = runnable(unit_flags(sysconfig, dropins))
+    fields = "{{.HTTPProxy}}|{{.HTTPSProxy}}|{{.NoProxy}}"
+    with dockerd(flags, daemon_json, environment) as daemon:
+        assert daemon.wait_until_up() == str(daemon.data_root), daemon.log()
+        info = daemon.docker("info", "--format", fields)
+        assert info.returncode == 0, info.stderr
+        rendered = rendered_file(proxy_config(), PROXY_ENV)
+        expected = {line.split("=", 1)[0]: line.split("=", 1)[1] for line in rendered.splitlines()[1:]}
+        assert (
+            info.stdout.strip()
+            == f"{expected['HTTP_PROXY']}|{expected['HTTPS_PROXY']}|{expected['NO_PROXY']}"
+        )
+    (dropins / "sgarch-proxy.conf").unlink()
+    with dockerd(flags, daemon_json, unit_environment(sysconfig, dropins, box.root)) as daemon:
+        assert daemon.wait_until_up() == str(daemon.data_root), daemon.log()
+        assert daemon.docker("info", "--format", fields).stdout.strip() == "||"

@@ -15,7 +15,7 @@ from sgarch.single_node.userdata import script_text
 SCRIPTS = Path(__file__).resolve().parents[2] / "sgarch" / "single_node" / "scripts"
 
 
-@pytest.mark.parametrize("name", ["install.sh", "boot.sh", "standalone.sh"])
+@pytest.mark.parametrize("name", ["install.sh", "boot.sh", "standalone.sh", "proxy.sh"])
 def test_shellcheck_is_clean(name: str) -> None:
     if shutil.which("shellcheck") is None:
         pytest.skip("shellcheck is not installed (apt-get install -y shellcheck); .ci/run installs it")
@@ -25,7 +25,7 @@ def test_shellcheck_is_clean(name: str) -> None:
     assert result.returncode == 0, result.stdout
 
 
-@pytest.mark.parametrize("name", ["install.sh", "boot.sh"])
+@pytest.mark.parametrize("name", ["install.sh", "boot.sh", "proxy.sh"])
 def test_scripts_are_strict_and_executable(name: str) -> None:
     text = script_text(name)
     assert text.startswith("#!/usr/bin/env bash\n")
@@ -33,7 +33,7 @@ def test_scripts_are_strict_and_executable(name: str) -> None:
     assert (SCRIPTS / name).stat().st_mode & 0o111, f"{name} must be executable in the repository"
 
 
-@pytest.mark.parametrize("name", ["install.sh", "boot.sh"])
+@pytest.mark.parametrize("name", ["install.sh", "boot.sh", "proxy.sh"])
 def test_embedded_scripts_parse(name: str, tmp_path: Path) -> None:
     path = tmp_path / name
     path.write_text(embedded_scripts()[name])

@@ -36,10 +36,13 @@ BASE: dict[str, Any] = {
 }
 BYO = {
     "vpc_id": "vpc-0123456789abcdef0",
-    "subnet_ids": ["subnet-0123456789abcdef0", "subnet-0fedcba987654321f"],
+    # Two subnets the mocks place in two zones, as the brought-network checks require.
+    "subnet_ids": ["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"],
     "allowed_cidrs": ["10.20.0.0/16"],
 }
-NETWORKS = pytest.mark.parametrize("network", [BYO, {}], ids=["existing-vpc", "new-vpc"])
+# A new VPC on the customer's transit gateway: Pulumi reaches the private API from their network through it.
+TGW = {"transit_gateway_id": "tgw-0123456789abcdef0", "allowed_cidrs": ["10.0.0.0/8"]}
+NETWORKS = pytest.mark.parametrize("network", [BYO, TGW], ids=["existing-vpc", "new-vpc"])
 WORLD = ("0.0.0.0/0", "::/0")
 
 
@@ -53,7 +56,7 @@ def run_stack(monkeypatch: pytest.MonkeyPatch, **overrides: Any) -> tuple[Sgarch
         return mocks, mocks.exports()
 
 
-@pytest.fixture(scope="module", params=[BYO, {}], ids=["existing-vpc", "new-vpc"])
+@pytest.fixture(scope="module", params=[BYO, TGW], ids=["existing-vpc", "new-vpc"])
 def planned(request: pytest.FixtureRequest) -> tuple[SgarchMocks, dict[str, Any], dict[str, Any]]:
     # One plan per network shared by the assertions below keeps the module fast (about 2 s a plan).
     with pytest.MonkeyPatch.context() as monkeypatch:
@@ -71,7 +74,8 @@ def test_runs_sourcegraph_on_eks_not_on_an_instance(planned: Any) -> None:
     mocks, exports, network = planned
     assert mocks.by_type("aws:ec2/instance:Instance") == []
     cluster = mocks.one("aws:eks/cluster:Cluster").inputs
-    assert cluster["name"] == "sourcegraph-poc"
+    # Never sourcegraph-<stack>, the eks project's name for its clusters.
+    assert cluster["name"] == "sgarch-poc-poc"
     groups = mocks.by_type("aws:eks/nodeGroup:NodeGroup")
     # The smallest XS plan: two zones of m6a.2xlarge; managed databases are off, so they run in the cluster.
     assert len(groups) == 2 and {g.inputs["instanceTypes"][0] for g in groups} == {"m6a.2xlarge"}
@@ -83,11 +87,11 @@ def test_runs_sourcegraph_on_eks_not_on_an_instance(planned: Any) -> None:
     assert values["sourcegraph"]["image"]["repository"] == f"{REGISTRY}/docker-hub/sourcegraph"
     assert exports["url"] == "https://sourcegraph.poc.example.com"
     assert exports["expires_on"] == "2027-01-31"
-    assert exports["cluster_name"] == "sourcegraph-poc"
+    assert exports["cluster_name"] == "sgarch-poc-poc"
     assert exports["node_group_names"] == sorted(g.outputs["nodeGroupName"] for g in groups)
     assert "kubectl -n sourcegraph get ingress" in exports["dns_record"]
     assert "instance_id" not in exports
-    if network:
+    if "vpc_id" in network:
         for kind in ("aws:ec2/vpc:Vpc", "aws:ec2/subnet:Subnet", "aws:ec2/natGateway:NatGateway"):
             assert mocks.by_type(kind) == [], kind
     else:
@@ -155,7 +159,7 @@ def test_schedules_scale_every_node_group_to_zero(planned: Any) -> None:
         assert schedule.inputs["startDate"] == "2027-02-01T00:00:00Z"
         assert schedule.inputs["scheduleExpression"] == "cron(0 * * * ? *)"
         request = json.loads(target["input"])
-        assert request["clusterName"] == "sourcegraph-poc"
+        assert request["clusterName"] == "sgarch-poc-poc"
         group = groups[request["nodegroupName"]]
         assert request["scalingConfig"] == {
             "minSize": 0,
@@ -192,7 +196,10 @@ def test_budget_thresholds(planned: Any) -> None:
     assert sorted(n["threshold"] for n in budget["notifications"]) == [80, 100]
     for notification in budget["notifications"]:
         assert notification["subscriberEmailAddresses"] == ["poc-owner@example.com"]
-    assert budget["costFilters"] == [{"name": "TagKeyValue", "values": ["user:poc$poc"]}]
+    assert budget["costFilters"] == [
+        {"name": "TagKeyValue", "values": ["user:poc$poc"]},
+        {"name": "Region", "values": ["us-east-1"]},
+    ]
 
 
 def _taggable(type_token: str) -> bool:
@@ -205,22 +212,28 @@ def _taggable(type_token: str) -> bool:
     return cls is not None and "tags" in inspect.signature(cls.__init__).parameters
 
 
-def test_expiry_tag_on_every_taggable_resource(planned: Any) -> None:
+def test_poc_tag_everywhere_expiry_tag_only_where_it_acts(planned: Any) -> None:
     mocks, _, _ = planned
     checked = set()
     for record in mocks.resources:
         if record.custom and _taggable(record.type):
-            assert record.tags().get(EXPIRY_TAG) == "2027-01-31", f"{record.type} {record.name}"
+            assert record.tags().get("poc") == "poc", f"{record.type} {record.name}"
+            expected = record.type in (
+                "aws:scheduler/scheduleGroup:ScheduleGroup",
+                "aws:budgets/budget:Budget",
+            )
+            assert (EXPIRY_TAG in record.tags()) == expected, f"{record.type} {record.name}"
             checked.add(record.type)
     assert {"aws:eks/cluster:Cluster", "aws:eks/nodeGroup:NodeGroup", "aws:kms/key:Key"} <= checked
-    # What EKS and the controller create at run time carries it too: nodes, their disks, ALB, volumes.
+    # What EKS and the controller create at run time carries the poc tag, never the date: a date in the
+    # launch template would roll every node whenever the POC is extended.
     template = mocks.one("aws:ec2/launchTemplate:LaunchTemplate").inputs
     for spec in template["tagSpecifications"]:
-        assert spec["tags"][EXPIRY_TAG] == "2027-01-31", spec["resourceType"]
+        assert spec["tags"]["poc"] == "poc" and EXPIRY_TAG not in spec["tags"], spec["resourceType"]
     lbc = mocks.one("kubernetes:helm.sh/v3:Release", "poc-lbc").inputs["values"]
-    assert lbc["defaultTags"][EXPIRY_TAG] == "2027-01-31" and lbc["defaultTags"]["poc"] == "poc"
+    assert lbc["defaultTags"]["poc"] == "poc" and EXPIRY_TAG not in lbc["defaultTags"]
     storage = mocks.one("kubernetes:storage.k8s.io/v1:StorageClass").inputs["parameters"]
-    assert "expires-on=2027-01-31" in storage.values() and "poc=poc" in storage.values()
+    assert "poc=poc" in storage.values() and not any("expires-on" in v for v in storage.values())
 
 
 @pytest.mark.parametrize(
@@ -237,13 +250,19 @@ def test_expiry_tag_on_every_taggable_resource(planned: Any) -> None:
         ({**BYO, "allowed_cidrs": None}, "allowed_cidrs must be set with runtime eks and vpc_id"),
         ({"http_proxy": "http://proxy.corp.example.com:3128"}, "http_proxy must be unset with runtime eks"),
         ({"expires_on": "2026-11-01"}, "expires_on must be today (2026-11-23) or later"),
+        (
+            # NAT gives the nodes a way out, but Pulumi and kubectl no way to the private API.
+            {"nat": "true", "allowed_cidrs": ["10.0.0.0/8"]},
+            "transit_gateway_id must be set, or peer_vpc_id, with runtime eks and a new VPC",
+        ),
     ],
 )
 def test_bad_config_is_one_clear_error(
     monkeypatch: pytest.MonkeyPatch, overrides: dict[str, Any], message: str
 ) -> None:
+    network = {} if "vpc_id" in overrides or "nat" in overrides else TGW
     with pytest.raises(ConfigError) as err:
-        run_stack(monkeypatch, **overrides)
+        run_stack(monkeypatch, **(network | overrides))
     assert str(err.value).startswith(message)
 
 
@@ -279,6 +298,7 @@ def test_readme_cost_per_day_matches_the_plan(monkeypatch: pytest.MonkeyPatch) -
 EXAMPLE_ON_EKS = {
     "runtime": "eks",
     "http_proxy": "",
+    "proxy_cidrs": "[]",
     "allowed_cidrs": '["10.0.0.0/16"]',
     "image_registry": BASE["image_registry"],
     "load_balancer_controller_image": BASE["load_balancer_controller_image"],

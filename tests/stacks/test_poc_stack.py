@@ -31,8 +31,11 @@ BASE: dict[str, Any] = {
 }
 BYO = {
     "vpc_id": "vpc-0123456789abcdef0",
-    "subnet_ids": ["subnet-0123456789abcdef0", "subnet-0fedcba987654321f"],
+    # Two subnets the mocks place in two zones, as the brought-network checks require.
+    "subnet_ids": ["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"],
 }
+# A new VPC needs a way in: here the customer's transit gateway, their users' network routed through it.
+TGW = {"transit_gateway_id": "tgw-0123456789abcdef0", "allowed_cidrs": ["10.0.0.0/8"]}
 
 
 def run_stack(monkeypatch: pytest.MonkeyPatch, **overrides: Any) -> tuple[SgarchMocks, dict[str, Any]]:
@@ -70,14 +73,14 @@ def test_existing_vpc_creates_no_network_and_stays_private(monkeypatch: pytest.M
     assert exports["url"] == "https://sourcegraph.poc.example.com"
 
 
-def test_new_private_only_vpc(monkeypatch: pytest.MonkeyPatch) -> None:
-    mocks, _ = run_stack(monkeypatch)
+def test_new_vpc_on_a_transit_gateway_stays_private(monkeypatch: pytest.MonkeyPatch) -> None:
+    mocks, _ = run_stack(monkeypatch, **TGW)
     assert len(mocks.by_type("aws:ec2/vpc:Vpc")) == 1
     assert mocks.by_type("aws:ec2/natGateway:NatGateway") == []
     _assert_private(mocks)
 
 
-@pytest.mark.parametrize("network", [BYO, {}], ids=["existing-vpc", "new-vpc"])
+@pytest.mark.parametrize("network", [BYO, TGW], ids=["existing-vpc", "new-vpc"])
 def test_endpoints_when_there_is_no_nat(monkeypatch: pytest.MonkeyPatch, network: dict[str, Any]) -> None:
     mocks, _ = run_stack(monkeypatch, **network)
     services = sorted(
@@ -128,17 +131,22 @@ def _taggable(type_token: str) -> bool:
     return cls is not None and "tags" in inspect.signature(cls.__init__).parameters
 
 
-@pytest.mark.parametrize("network", [BYO, {}], ids=["existing-vpc", "new-vpc"])
-def test_expiry_tag_on_every_taggable_resource(
+@pytest.mark.parametrize("network", [BYO, TGW], ids=["existing-vpc", "new-vpc"])
+def test_poc_tag_everywhere_expiry_tag_only_where_it_acts(
     monkeypatch: pytest.MonkeyPatch, network: dict[str, Any]
 ) -> None:
     mocks, _ = run_stack(monkeypatch, **network)
     checked = 0
+    with_expiry = set()
     for record in mocks.resources:
         if record.custom and _taggable(record.type):
-            assert record.tags().get(EXPIRY_TAG) == "2027-01-31", f"{record.type} {record.name}"
+            assert record.tags().get("poc") == "poc", f"{record.type} {record.name}"
+            if EXPIRY_TAG in record.tags():
+                with_expiry.add(record.type)
             checked += 1
     assert checked > 20
+    # The schedules' group and the budget carry the date; nothing else changes when it moves.
+    assert with_expiry == {"aws:scheduler/scheduleGroup:ScheduleGroup", "aws:budgets/budget:Budget"}
 
 
 @pytest.mark.parametrize(
@@ -160,7 +168,7 @@ def test_bad_config_is_one_clear_error(
     monkeypatch: pytest.MonkeyPatch, overrides: dict[str, Any], message: str
 ) -> None:
     with pytest.raises(ConfigError) as err:
-        run_stack(monkeypatch, **overrides)
+        run_stack(monkeypatch, **(BYO | overrides))
     assert str(err.value).startswith(message)
 
 
@@ -175,10 +183,19 @@ def test_issued_certificate_is_validated_in_the_public_zone(monkeypatch: pytest.
 
 
 def test_proxy_reaches_sourcegraph(monkeypatch: pytest.MonkeyPatch) -> None:
-    mocks, _ = run_stack(monkeypatch, http_proxy="http://proxy.corp.example.com:3128", **BYO)
-    user_data = mocks.one("aws:ec2/instance:Instance").inputs["userData"]
+    import base64
+    import gzip
+
+    mocks, _ = run_stack(
+        monkeypatch, http_proxy="http://proxy.corp.example.com:3128", proxy_cidrs=["10.1.2.0/28"], **BYO
+    )
+    inputs = mocks.one("aws:ec2/instance:Instance").inputs
+    user_data = inputs.get("userData") or gzip.decompress(base64.b64decode(inputs["userDataBase64"])).decode()
     assert "HTTPS_PROXY=http://proxy.corp.example.com:3128" in user_data
-    assert "sourcegraph-frontend-0" in user_data  # NO_PROXY keeps Sourcegraph's own traffic direct
+    # The proxy's port, to the proxy's addresses, is open; nothing else leaves for the internet.
+    egress = [r.inputs for r in mocks.by_type("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule")]
+    assert any(r.get("cidrIpv4") == "10.1.2.0/28" and int(r["fromPort"]) == 3128 for r in egress)
+    assert not any(r.get("cidrIpv4") == "0.0.0.0/0" for r in egress)
 
 
 def test_past_expiry_exits_2_from_sgarch_plan() -> None:
@@ -235,7 +252,12 @@ def test_a_tier_below_the_workload_is_refused_one_larger_wins(
     # 1,000 users and 20,000 repos need M.
     workload = {"users": "1000", "repos": "20000", "runtime": runtime}
     if runtime == "eks":
-        workload |= {"http_proxy": "", "allowed_cidrs": '["10.0.0.0/8"]', "subnets_have_nat": "true"}
+        workload |= {
+            "http_proxy": "",
+            "proxy_cidrs": "[]",
+            "allowed_cidrs": '["10.0.0.0/8"]',
+            "subnets_have_nat": "true",
+        }
     argv = ["plan", str(STACK), "--stack", "example"]
     for key, value in {**workload, "tier": "XS"}.items():
         argv += ["--config", f"{key}={value}"]

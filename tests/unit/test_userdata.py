@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from sgarch.errors import ConfigError
 from sgarch.single_node import userdata
+from sgarch.single_node.proxy import MAX_NO_PROXY_CHARS
 from sgarch.single_node.userdata import (
     MAX_USER_DATA_BYTES,
     UserDataConfig,
@@ -161,6 +162,43 @@ def test_every_tier_fits_ec2s_user_data_limit(tier: Any, image: str) -> None:
     # Headroom for the scripts to grow (the multi-version upgrade step): 2 KiB of compressed text, about
     # 5 KiB of script. When this fails, compress better or move code out of user-data; don't raise it.
     assert size < MAX_USER_DATA_BYTES - 2048, f"{tier}/{image}: {size} bytes"
+
+
+@pytest.mark.parametrize("tier", machine_tiers(), ids=str)
+@pytest.mark.parametrize("image", ["sgarch", "stock"])
+def test_with_a_proxy_every_tier_fits_the_same_budget_gzipped(tier: Any, image: str) -> None:
+    """A proxy adds proxy.sh, its settings and the containers' NO_PROXY (every service name): too much for
+    plain text, so the instance gets the document gzipped whole; EC2 counts those bytes. The longest
+    no_proxy sgarch accepts, a long host name and a long region are the worst case."""
+    spec = TIERS[tier]
+    override = render_compose_override(
+        estimate_for_tier(tier), host_vcpu=spec.vcpu, host_memory_gb=spec.memory_gb
+    )
+    longest = tuple(f".team{i:03}.corp.example.com" for i in range(MAX_NO_PROXY_CHARS // 26))
+    assert len(",".join(longest)) <= MAX_NO_PROXY_CHARS
+    proxy = config(
+        compose_override=override,
+        image=image,
+        behind_load_balancer=True,
+        region="ap-southeast-2",
+        http_proxy="http://" + "p" * 50 + ".proxies.corp.example.com:3128",
+        no_proxy=longest,
+        aws_endpoints_in_vpc=True,
+    )
+    raw = base64.b64decode(userdata.render_user_data_base64(proxy))
+    assert gzip.decompress(raw).decode() == render_user_data(proxy)
+    assert len(raw) < MAX_USER_DATA_BYTES - 2048, f"{tier}/{image}: {len(raw)} bytes"
+
+
+def test_a_proxy_adds_its_files_and_runs_proxy_sh_first() -> None:
+    written = files(render_user_data(config(http_proxy="http://10.0.0.5:3128")))
+    assert {"/etc/sgarch/proxy.env", "/opt/sgarch/bin/proxy.sh"} <= set(written)
+    shipped = written["/opt/sgarch/bin/proxy.sh"]["content"]
+    assert code_lines(shipped) == code_lines(script_text("proxy.sh"))
+    runcmd = yaml.safe_load(render_user_data(config(http_proxy="http://10.0.0.5:3128")))["runcmd"]
+    assert runcmd[0] == ["/opt/sgarch/bin/proxy.sh"]
+    plain = render_user_data(config())
+    assert "proxy" not in plain.lower()
 
 
 def test_nothing_secret_or_ssh_related_is_rendered() -> None:

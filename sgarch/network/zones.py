@@ -1,0 +1,137 @@
+"""Which availability zones a created VPC spans: only zones that offer what the stack will put there.
+
+Zone *names* (``us-east-1a``) are shuffled per account; zone *ids* (``use1-az1``) name the same physical zone
+everywhere, and offerings differ by physical zone: an interface endpoint service or an instance type such
+as m6a can be missing from one. So zones are chosen, pinned and reported by id. :func:`choose_zones` is the
+pure rule; :func:`find_zones` asks AWS (synchronously, before any resource is registered) and applies it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from sgarch.errors import ConfigError
+
+__all__ = ["Zone", "choose_zones", "find_zones"]
+
+
+@dataclass(frozen=True)
+class Zone:
+    """One availability zone: its account-specific name and its account-independent id."""
+
+    name: str
+    zone_id: str
+
+
+def choose_zones(
+    available: Sequence[Zone],
+    lacking: Mapping[str, Sequence[str]],
+    count: int,
+    *,
+    zone_ids: Sequence[str] | None = None,
+    zone_names: Sequence[str] | None = None,
+) -> tuple[Zone, ...]:
+    """The zones to use: ``zone_ids`` or ``zone_names`` when given, else the first ``count`` of ``available``
+    (in the region's order) that lack nothing.
+
+    ``lacking`` maps a zone id to what it does not offer (``"m6a.xlarge"``, ``"the ssm endpoint service"``).
+    Raises ConfigError naming ``availability_zone_ids``, ``availability_zones`` or ``az_count``.
+    """
+    if zone_ids is not None or zone_names is not None:
+        field = "availability_zone_ids" if zone_ids is not None else "availability_zones"
+        by_key = {(z.zone_id if zone_ids is not None else z.name): z for z in available}
+        chosen: list[Zone] = []
+        for key in zone_ids if zone_ids is not None else zone_names or ():
+            zone = by_key.get(key)
+            if zone is None:
+                raise ConfigError(
+                    field,
+                    f"zones of this region ({', '.join(by_key)})",
+                    key,
+                    "check the zone against aws ec2 describe-availability-zones",
+                )
+            if lacking.get(zone.zone_id):
+                keys = [k for k, z in by_key.items() if not lacking.get(z.zone_id)]
+                raise ConfigError(
+                    field,
+                    "zones that offer everything the stack needs",
+                    key,
+                    f"{zone.name} ({zone.zone_id}) lacks {_and(lacking[zone.zone_id])}; "
+                    f"choose among {', '.join(keys) or 'none: pick another region'}",
+                )
+            chosen.append(zone)
+        return tuple(chosen)
+
+    good = [z for z in available if not lacking.get(z.zone_id)]
+    if len(good) >= count:
+        return tuple(good[:count])
+    if len(good) == len(available):
+        raise ConfigError(
+            "az_count",
+            f"at most {len(available)}, the zones available in this region",
+            count,
+            "lower az_count or choose another region",
+        )
+    missing = "; ".join(
+        f"{z.name} ({z.zone_id}) lacks {_and(lacking[z.zone_id])}"
+        for z in available
+        if lacking.get(z.zone_id)
+    )
+    raise ConfigError(
+        "az_count",
+        f"at most {len(good)}, the zones of this region that offer everything the stack needs",
+        count,
+        f"{missing}: lower az_count, choose another instance type or region",
+    )
+
+
+def find_zones(
+    count: int,
+    *,
+    endpoint_services: Sequence[str] = (),
+    instance_types: Sequence[str] = (),
+    zone_ids: Sequence[str] | None = None,
+    zone_names: Sequence[str] | None = None,
+    opts: pulumi.InvokeOptions | None = None,
+) -> tuple[Zone, ...]:
+    """Look up the region's zones and what each offers, then :func:`choose_zones`.
+
+    ``endpoint_services`` are interface endpoint services (``ssm``, ``ecr.api``...), ``instance_types`` EC2
+    types (``m6a.xlarge``); a zone must offer all of them.
+    """
+    # Only the region's own zones: Local and Wavelength Zones (opt-in) lack services a VPC layout assumes,
+    # such as NAT gateways and most instance types.
+    found = aws.get_availability_zones(
+        state="available",
+        filters=[aws.GetAvailabilityZonesFilterArgs(name="opt-in-status", values=["opt-in-not-required"])],
+        opts=opts,
+    )
+    available = [Zone(n, i) for n, i in zip(found.names, found.zone_ids, strict=True)]
+    lacking: dict[str, list[str]] = {}
+    for service in endpoint_services:
+        offered = aws.ec2.get_vpc_endpoint_service(service=service, service_type="Interface", opts=opts)
+        for zone in available:
+            if zone.name not in offered.availability_zones:
+                lacking.setdefault(zone.zone_id, []).append(f"the {service} endpoint service")
+    if instance_types:
+        offerings = aws.ec2.get_instance_type_offerings(
+            location_type="availability-zone-id",
+            filters=[
+                aws.ec2.GetInstanceTypeOfferingsFilterArgs(name="instance-type", values=list(instance_types))
+            ],
+            opts=opts,
+        )
+        pairs = set(zip(offerings.instance_types, offerings.locations, strict=True))
+        for zone in available:
+            for instance_type in instance_types:
+                if (instance_type, zone.zone_id) not in pairs:
+                    lacking.setdefault(zone.zone_id, []).append(instance_type)
+    return choose_zones(available, lacking, count, zone_ids=zone_ids, zone_names=zone_names)
+
+
+def _and(items: Sequence[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]

@@ -1,0 +1,128 @@
+"""``PocEnvironment``: the network, zone, certificate, runtime, expiry and budget of one POC; and ``deploy``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pulumi
+
+from sgarch.naming import (
+    EKS_NODE_GROUP_NAME,
+    EKS_NODE_GROUP_PART,
+    LOAD_BALANCER_NAME,
+    S3_BUCKET_NAME,
+    SCHEDULE_NAME,
+    SECURITY_GROUP_NAME,
+    TARGET_GROUP_NAME,
+    check_autonamed,
+)
+from sgarch.network import check_brought_network
+from sgarch.refarch.poc._eks import EKS_ENDPOINT_SERVICES, cluster_args, eks, eks_endpoints
+from sgarch.refarch.poc._network import connect, network
+from sgarch.refarch.poc._settings import PocSettings
+from sgarch.refarch.poc._shared import (
+    EXPIRY_TAG,
+    POC_TAG,
+    budget,
+    certificate,
+    cost_allocation_note,
+    private_zone,
+)
+from sgarch.refarch.poc._single_node import node_args, single_node
+
+__all__ = ["PocEnvironment", "deploy"]
+
+
+class PocEnvironment(pulumi.ComponentResource):
+    """A private, time-boxed Sourcegraph POC.
+
+    Outputs (``outputs`` holds them as the stack exports them): ``url``, ``expires_on``, ``tier`` and
+    ``cost_allocation_tag`` (what the budget needs); with the single node ``instance_id``, ``data_volume_id``
+    and ``port_forwarding`` (the Session Manager command that brings the ALB to your machine); with EKS
+    ``cluster_name``, ``kubeconfig`` (secret), ``node_group_names`` and ``dns_record`` (the record to create
+    once the ALB exists); with a new VPC ``transit_gateway_attachment_id`` or ``vpc_peering_connection_id``.
+    """
+
+    url: pulumi.Output[str]
+    expires_on: str
+    outputs: dict[str, Any]
+
+    def __init__(
+        self,
+        name: str,
+        settings: PocSettings,
+        today: dt.date | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        expiry = settings.expiry(today)
+        # The expiry goes only where it acts (the schedules) and where it is reported (the budget): a tag on
+        # everything would make extending the POC update every resource, and roll every EKS node.
+        tags = {POC_TAG: name, "ManagedBy": "sgarch"} | dict(settings.tags)
+        expiry_tags = tags | {EXPIRY_TAG: expiry.isoformat()}
+        workload = settings.workload()
+        eks_args = cluster_args(name, settings, workload, tags) if settings.runtime == "eks" else None
+        if eks_args is not None:
+            # Pack the nodes (and fail on a bad combination) before the first resource is registered.
+            eks_args.node_plan()
+        instance_args = node_args(settings, tags) if eks_args is None else None
+        services = settings.endpoint_services()
+        eks_services = EKS_ENDPOINT_SERVICES if eks_args is not None and services else ()
+        if settings.vpc_id:
+            check_brought_network(
+                settings.vpc_id,
+                settings.subnet_ids,
+                min_zones=2,
+                interface_endpoints=(*services, *eks_services),
+                private_dns=not settings.private_zone_id,
+            )
+        super().__init__("sgarch:refarch:PocEnvironment", name, None, opts)
+
+        net = network(self, name, settings, services, tags)
+        links = connect(self, name, settings, net, tags)
+        zone_id = private_zone(self, name, settings, net.vpc_id, tags)
+        certificate_arn = settings.certificate_arn or certificate(self, name, settings, tags)
+        self.expires_on = expiry.isoformat()
+        if instance_args is not None:
+            runtime = single_node(
+                self, name, settings, instance_args, net, zone_id, certificate_arn, expiry, tags, expiry_tags
+            )
+        elif eks_args is not None:
+            if eks_services:
+                eks_endpoints(self, name, net, tags)
+            runtime = eks(
+                self, name, settings, eks_args, net, zone_id, certificate_arn, expiry, tags, expiry_tags
+            )
+        budget(self, name, settings, expiry_tags)
+        self.url = runtime["url"]
+        self.outputs = {
+            **runtime,
+            "expires_on": self.expires_on,
+            "cost_allocation_tag": cost_allocation_note(settings),
+            **links,
+        }
+        self.register_outputs(dict(self.outputs))
+
+
+def deploy(name: str, settings: PocSettings, today: dt.date | None = None) -> dict[str, Any]:
+    """Create the POC and return the stack outputs."""
+    # Pulumi autonames these children `<name>-<part>-<7 random hex>`: the security groups (the instance's, or the
+    # interface endpoints' on EKS); on EKS the node groups (`<name>-nodes-<i>-<8 hex generation>`) and their
+    # scale-to-zero schedules; otherwise the single node's ALB, target group and stop schedule.
+    if settings.runtime == "eks":
+        autonamed = [
+            ("eks-endpoints-sg", SECURITY_GROUP_NAME),
+            (EKS_NODE_GROUP_PART, EKS_NODE_GROUP_NAME),
+            ("stop-nodes-0", SCHEDULE_NAME),
+        ]
+    else:
+        autonamed = [
+            ("instance", SECURITY_GROUP_NAME),
+            ("alb", LOAD_BALANCER_NAME),
+            ("frontend", TARGET_GROUP_NAME),
+            ("stop-after-expiry", SCHEDULE_NAME),
+        ]
+        if settings.alb_access_logs and not settings.alb_access_logs_bucket:
+            autonamed.append(("alb-logs", S3_BUCKET_NAME))
+    check_autonamed(name, autonamed, "stack name")
+    return PocEnvironment(name, settings, today).outputs
