@@ -11,6 +11,7 @@ from pathlib import Path
 import yaml
 
 from sgarch.docs._architectures import ARCHITECTURES, Architecture
+from sgarch.docs._migrate import MIGRATE_PAGE, render_migrate
 from sgarch.docs._plans import PlannedTier, plan_stack, plan_variant
 from sgarch.docs._render import render_architecture, render_policy_rules, render_readme
 from sgarch.single_node.standalone import IMAGE_SOURCE_DIR, standalone_image_files
@@ -46,6 +47,12 @@ def generate_pages(root: Path) -> dict[str, str]:
     links.insert(
         0, "[policy-rules.md](policy-rules.md): what each security rule checks and how to suppress one"
     )
+    # Moving data needs both ends: the page exists when both stack folders do.
+    if {"single-node", "eks"} <= {arch.slug for arch, _ in planned_pages}:
+        pages[f"{DOCS_DIR}/{MIGRATE_PAGE}"] = render_migrate()
+        links.insert(
+            1, f"[{MIGRATE_PAGE}]({MIGRATE_PAGE}): move a running Sourcegraph between single-node and EKS"
+        )
     pages[f"{DOCS_DIR}/README.md"] = render_readme(planned_pages, links)
     pages[f"{DOCS_DIR}/policy-rules.md"] = render_policy_rules()
     # Not pages, but generated from the same code: what the single-node image needs to boot on its own.

@@ -14,6 +14,8 @@ __all__ = [
     "LOAD_BALANCER_CONTROLLER_CHART_VERSION",
     "LOAD_BALANCER_CONTROLLER_POLICY_VERSION",
     "MANAGED_ADDONS",
+    "SINGLE_BUCKET_MINIMUM",
+    "SOURCEGRAPH_CHART_RELEASES",
     "SOURCEGRAPH_CHART_REPOSITORY",
     "SOURCEGRAPH_CHART_VERSION",
     "STANDARD_SUPPORT_KUBERNETES_VERSIONS",
@@ -82,3 +84,35 @@ LOAD_BALANCER_CONTROLLER_POLICY_VERSION = "v3.5.0"
 SOURCEGRAPH_CHART_REPOSITORY = "https://helm.sourcegraph.com/release"
 SOURCEGRAPH_CHART_VERSION = "7.6.0"
 """Chart ``sourcegraph``; its values keys are the ones ``tests/data/chart-keys.txt`` lists."""
+
+SOURCEGRAPH_CHART_RELEASES: tuple[str, ...] = (
+    "7.0.0",
+    "7.0.2178",
+    "7.0.2852",
+    "7.1.0",
+    "7.1.2426",
+    "7.2.0",
+    "7.2.1943",
+    "7.3.0",
+    "7.3.2527",
+    "7.4.0",
+    "7.4.2513",
+    "7.5.0",
+    "7.5.4453",
+    "7.6.0",
+)
+"""Releases of the ``sourcegraph`` chart an EKS stack's ``sourcegraph_version`` may pin, oldest first.
+
+Each is a release tag ``v<version>`` of github.com/sourcegraph/deploy-sourcegraph-helm whose Chart.yaml has
+``version`` and ``appVersion`` equal to it, and whose values.yaml pins every Sourcegraph image to the same
+release by digest (``<service>.image.defaultTag: <version>@sha256:...``), so the chart version alone fixes
+the images. The list is the 7.x releases: every one declares each values key sgarch sets (checked tag by
+tag against the committed Helm values goldens), none runs the repo-updater or symbols services sgarch's
+sizing no longer has, and all need PostgreSQL 16, which sgarch's RDS and the chart's own databases run.
+Add a release here once its chart has been checked the same way."""
+
+SINGLE_BUCKET_MINIMUM = "7.2.0"
+"""The first release that keeps code-intel uploads and search-job results in the one "Sourcegraph bucket"
+(``SOURCEGRAPH_UPLOAD_*``), the only object-storage settings sgarch's ``s3`` option writes (Sourcegraph's
+object-storage docs: "Starting in Sourcegraph 7.2, new instances only need to configure the Sourcegraph
+bucket")."""

@@ -3,20 +3,63 @@
 from __future__ import annotations
 
 import ipaddress
-from typing import Literal
+import re
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from sgarch.eks.versions import SOURCEGRAPH_CHART_VERSION
+from sgarch.eks.versions import (
+    SINGLE_BUCKET_MINIMUM,
+    SOURCEGRAPH_CHART_RELEASES,
+    SOURCEGRAPH_CHART_VERSION,
+)
 from sgarch.errors import ConfigError
 from sgarch.helm.rds_iam import DEFAULT_CLIENT_IMAGE
 from sgarch.naming import validate_tags
 from sgarch.sizing import Estimate
 from sgarch.validation import ArgsModel, StrInput, StrListInput
 
-__all__ = ["SourcegraphReleaseArgs", "excluded_services"]
+__all__ = ["SourcegraphReleaseArgs", "check_chart_release", "check_single_bucket", "excluded_services"]
 
 _WORLD = ("0.0.0.0/0", "::/0")
+_RELEASE = re.compile(r"^\d+\.\d+\.\d+$")
+
+
+def _release_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
+
+
+def check_chart_release(value: Any, field: str) -> str:
+    """``value`` as a chart release sgarch can pin (``v7.5.4453`` -> ``7.5.4453``), else a ConfigError.
+
+    ``field`` is the name the user wrote: ``sourcegraph_version`` in a stack, ``chart_version`` in code.
+    """
+    text = str(value).strip().removeprefix("v")
+    if not _RELEASE.match(text):
+        raise ConfigError(
+            field, "a Sourcegraph release like 7.5.4453", value, "use a version from Sourcegraph's releases"
+        )
+    if text not in SOURCEGRAPH_CHART_RELEASES:
+        raise ConfigError(
+            field,
+            "a release of the sourcegraph Helm chart sgarch has checked",
+            text,
+            f"pick one of {', '.join(SOURCEGRAPH_CHART_RELEASES)}; a newer release needs a newer sgarch, whose "
+            "table lists it",
+        )
+    return text
+
+
+def check_single_bucket(version: str, s3: bool, field: str) -> None:
+    """Refuse ``s3`` with a release older than :data:`SINGLE_BUCKET_MINIMUM`, which would ignore the bucket."""
+    if s3 and _release_key(version) < _release_key(SINGLE_BUCKET_MINIMUM):
+        raise ConfigError(
+            field,
+            f"{SINGLE_BUCKET_MINIMUM} or later with s3",
+            version,
+            f"Sourcegraph reads the single bucket sgarch configures from {SINGLE_BUCKET_MINIMUM} on; pin a later "
+            "release or turn s3 off",
+        )
 
 
 class SourcegraphReleaseArgs(ArgsModel):
@@ -32,10 +75,16 @@ class SourcegraphReleaseArgs(ArgsModel):
     namespace: str = "sourcegraph"
     """Namespace of the release (created). Default: ``sourcegraph``."""
     chart_version: str = SOURCEGRAPH_CHART_VERSION
-    """Version of the ``sourcegraph`` chart. Default: the version sgarch's values were checked against."""
+    """Version of the ``sourcegraph`` chart, which is also the Sourcegraph release: each chart release pins
+    every image to its own version by digest. One of ``SOURCEGRAPH_CHART_RELEASES``; ``s3`` needs 7.2.0 or
+    later. Default: the version sgarch's values were checked against."""
     image_repository: str | None = None
     """Registry prefix of every Sourcegraph image (the chart's ``sourcegraph.image.repository``), such as
     a mirror inside your network. Default: the chart's, Docker Hub (``index.docker.io/sourcegraph``)."""
+    maintenance: bool = False
+    """Scale every Sourcegraph service (frontend, gitserver, searcher, indexed search, workers) to zero and
+    keep the databases, Redis and blob storage running, for a data migration (``sgarch.migrate.k8s``). Users
+    get no answer from the load balancer meanwhile. Default: off."""
     timeout_seconds: int = 1200
     """How long Helm waits for the release to become ready. Default: 20 minutes (volumes, image pulls)."""
 
@@ -95,6 +144,11 @@ class SourcegraphReleaseArgs(ArgsModel):
     tags: dict[str, str] = Field(default_factory=dict)
     """Tags on every AWS resource. Default: none."""
 
+    @field_validator("chart_version", mode="before")
+    @classmethod
+    def _chart_release(cls, value: Any) -> str:
+        return check_chart_release(value, "chart_version")
+
     @field_validator("inbound_cidrs")
     @classmethod
     def _cidrs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
@@ -108,6 +162,7 @@ class SourcegraphReleaseArgs(ArgsModel):
     @model_validator(mode="after")
     def _combination(self) -> SourcegraphReleaseArgs:
         validate_tags(self.tags)
+        check_single_bucket(self.chart_version, self.s3, "chart_version")
         if self.internet_facing and not self.inbound_cidrs:
             raise ConfigError(
                 "inbound_cidrs",

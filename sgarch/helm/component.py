@@ -88,13 +88,16 @@ class SourcegraphRelease(pulumi.ComponentResource):
 
     Pass the cluster's Kubernetes provider in ``opts`` (``providers=[cluster.provider]``). Outputs:
     ``namespace``, ``values`` (the rendered chart values, secret when they carry a password),
-    ``bucket_name`` and ``database_endpoints`` (empty when the options are off).
+    ``bucket_name``, ``database_endpoints`` and ``database_resource_ids`` (empty when the options are off);
+    ``chart`` is the Helm release, for what must run after it (a data migration).
     """
 
     namespace: str
     values: pulumi.Output[dict[str, Any]]
     bucket_name: pulumi.Output[str]
     database_endpoints: pulumi.Output[dict[str, str]]
+    database_resource_ids: pulumi.Output[dict[str, str]]
+    chart: k8s.helm.v3.Release
 
     def __init__(
         self, name: str, args: SourcegraphReleaseArgs, opts: pulumi.ResourceOptions | None = None
@@ -214,12 +217,13 @@ class SourcegraphRelease(pulumi.ComponentResource):
                 else None,
                 s3=S3Options(bucket=bucket_id, region=region_name) if args.s3 else None,
                 image_repository=args.image_repository,
+                maintenance=args.maintenance,
             )
 
         values = pulumi.Output.all(hosts, redis_hosts, bucket_name, region, args.certificate_arn).apply(
             render
         )
-        k8s.helm.v3.Release(
+        self.chart = k8s.helm.v3.Release(
             self._n("sourcegraph"),
             name="sourcegraph",
             chart="sourcegraph",
@@ -236,6 +240,9 @@ class SourcegraphRelease(pulumi.ComponentResource):
         self.values = values
         self.bucket_name = bucket_name
         self.database_endpoints = hosts
+        self.database_resource_ids = pulumi.Output.all(
+            **{k: i.resource_id for k, i in databases.items()}
+        ).apply(dict)
         self.register_outputs(
             {
                 "values": self.values,

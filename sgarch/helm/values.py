@@ -13,7 +13,7 @@ from typing import Any, Literal, TypeVar
 
 from sgarch.helm.rds_iam import DATABASE, IAM_USER, MASTER_USER
 from sgarch.sizing.estimator import Estimate
-from sgarch.sizing.helm_values import render_helm_values
+from sgarch.sizing.helm_values import SCALABLE, render_helm_values
 
 __all__ = [
     "DATABASES",
@@ -224,12 +224,19 @@ def compose_values(
     redis: RedisOptions | None = None,
     s3: S3Options | None = None,
     image_repository: str | None = None,
+    maintenance: bool = False,
 ) -> dict[str, Any]:
     """The chart values for ``est`` on EKS with the given options (a new dict each call).
 
     ``image_repository`` replaces the chart's registry prefix for every Sourcegraph image (a mirror).
+    ``maintenance`` scales every Sourcegraph service to zero and leaves the databases, Redis and blob storage
+    running: the state a migration imports into or exports from (the frontend would otherwise run schema
+    migrations on an empty database, and the services would write during the copy).
     """
     values = render_helm_values(est)
+    if maintenance:
+        for key in SCALABLE:
+            _merge(values, {key: {"replicaCount": 0}})
     if image_repository is not None:
         _merge(values, {"sourcegraph": {"image": {"repository": image_repository}}})
     # The cluster's StorageClass already exists; the chart's own would default to GCP's provisioner.

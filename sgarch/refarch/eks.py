@@ -13,9 +13,13 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from sgarch.eks import EksCluster, EksClusterArgs
 from sgarch.eks.nodegroups import DEFAULT_HEADROOM
-from sgarch.eks.versions import DEFAULT_KUBERNETES_VERSION
+from sgarch.eks.versions import DEFAULT_KUBERNETES_VERSION, SOURCEGRAPH_CHART_VERSION
 from sgarch.errors import ConfigError
 from sgarch.helm import SourcegraphRelease, SourcegraphReleaseArgs, excluded_services
+from sgarch.helm.args import check_chart_release, check_single_bucket
+from sgarch.helm.values import DATABASES
+from sgarch.migrate.k8s import check_migration_keys
+from sgarch.migrate.k8s.component import DataMigration, DataMigrationArgs
 from sgarch.naming import (
     EKS_NODE_GROUP_NAME,
     EKS_NODE_GROUP_PART,
@@ -24,8 +28,9 @@ from sgarch.naming import (
     SECURITY_GROUP_NAME,
     check_autonamed,
 )
-from sgarch.network import NatStrategy, Network, NetworkArgs
+from sgarch.network import NatStrategy, Network, NetworkArgs, check_brought_network
 from sgarch.refarch.config import WorkloadSettings, check_brought_vpc
+from sgarch.sizing import Estimate
 from sgarch.tiers import get_tier
 from sgarch.validation import build
 
@@ -43,6 +48,10 @@ class EksSettings(WorkloadSettings):
     """XS to 3XL. Default: the tier the workload below needs, or XS without one."""
     kubernetes_version: str = DEFAULT_KUBERNETES_VERSION
     """EKS Kubernetes minor version; node groups and add-ons follow it."""
+    sourcegraph_version: str = SOURCEGRAPH_CHART_VERSION
+    """Sourcegraph release X.Y.Z: the version of the ``sourcegraph`` chart, which pins every image to the
+    same release by digest. One of the chart releases sgarch has checked (``SOURCEGRAPH_CHART_RELEASES``);
+    pin the same release as a single-node stack to move data between them. Default: 7.6.0."""
     instance_type: str | None = None
     """Node type. Default: the cheapest m6a size that packs the pods."""
     node_count: int | None = None
@@ -94,6 +103,19 @@ class EksSettings(WorkloadSettings):
     """ElastiCache instead of the in-cluster Redis."""
     s3: bool = False
     """An S3 bucket instead of blobstore."""
+    migrate_import: str | None = None
+    """Import a migration bundle, ``s3://bucket/prefix/manifest.json`` (``sgarch migrate export`` prints it).
+    While set, the release runs in maintenance mode (every Sourcegraph service at zero replicas, the
+    databases and blob storage up) and Kubernetes Jobs restore each database and copy the blobs; ``pulumi up``
+    waits for them and fails if a SHA-256 sum or a row count differs from the source's. Unset it and run
+    ``pulumi up`` again to start Sourcegraph on the imported data. Default: none."""
+    migrate_export: str | None = None
+    """Export the release to ``s3://bucket/prefix`` (a single node imports it): maintenance mode as above,
+    then one Job dumps every database, tars the blobs and writes the manifest last. Unset it to leave
+    maintenance mode. Default: none."""
+    migrate_kms_key_arn: str | None = None
+    """ARN of the KMS key encrypting the migration bucket; required with migrate_import or migrate_export.
+    The Jobs' role may use it, and the bundle's prefix, and nothing else of the bucket."""
     log_retention_days: int = 365
     """Days the control-plane log group keeps its logs (a CloudWatch Logs period). Default: 365; less is
     policy finding SGA-022 unless suppressed."""
@@ -105,6 +127,11 @@ class EksSettings(WorkloadSettings):
     three."""
     tags: dict[str, str] = Field(default_factory=dict)
     """Extra tags on every AWS resource."""
+
+    @field_validator("sourcegraph_version", mode="before")
+    @classmethod
+    def _pinned_release(cls, value: Any) -> str:
+        return check_chart_release(value, "sourcegraph_version")
 
     @field_validator("tier")
     @classmethod
@@ -127,6 +154,9 @@ class EksSettings(WorkloadSettings):
         "node_count",
         "endpoint_public_access",
         "log_kms_key_arn",
+        "migrate_import",
+        "migrate_export",
+        "migrate_kms_key_arn",
         mode="before",
     )
     @classmethod
@@ -139,7 +169,9 @@ class EksSettings(WorkloadSettings):
 
     @model_validator(mode="after")
     def _combination(self) -> EksSettings:
+        check_single_bucket(self.sourcegraph_version, self.s3, "sourcegraph_version")
         check_brought_vpc(self.vpc_id, self.subnet_ids, 2, "list one per zone")
+        check_migration_keys(self.migrate_import, self.migrate_export, self.migrate_kms_key_arn)
         if not self.vpc_id and self.endpoint_public_access is False:
             raise ConfigError(
                 "endpoint_public_access",
@@ -158,6 +190,11 @@ class EksSettings(WorkloadSettings):
                 "address; or bring your own VPC with vpc_id and subnet_ids to keep the API private",
             )
         return self
+
+    @property
+    def migrating(self) -> bool:
+        """Whether a data migration runs (and the release is in maintenance mode)."""
+        return bool(self.migrate_import or self.migrate_export)
 
     @property
     def public_endpoint(self) -> bool:
@@ -179,6 +216,8 @@ def deploy(name: str, settings: EksSettings) -> dict[str, Any]:
         autonamed.append(("sourcegraph-objects", S3_BUCKET_NAME))
     if settings.s3 or (settings.postgres and settings.postgres_auth == "iam"):
         autonamed.append(("sourcegraph-aws-role", IAM_ROLE_NAME))
+    if settings.migrating:
+        autonamed.append(("migrate-role", IAM_ROLE_NAME))
     check_autonamed(name, autonamed, "stack name")
     if settings.vpc_id:
         network_args = build(
@@ -228,6 +267,11 @@ def deploy(name: str, settings: EksSettings) -> dict[str, Any]:
     )
     # Validate the whole configuration (and pack the nodes) before the first resource is registered.
     plan = cluster_args.node_plan()
+    if settings.vpc_id:
+        check_brought_network(settings.vpc_id, settings.subnet_ids, min_zones=2)
+    else:
+        # A new VPC's zones must offer the node type: a node group in a zone without it never gets nodes.
+        network_args = network_args.model_copy(update={"required_instance_types": (plan.instance_type.name,)})
     network = Network(f"{name}-network", network_args)
     cluster = EksCluster(
         name,
@@ -244,6 +288,7 @@ def deploy(name: str, settings: EksSettings) -> dict[str, Any]:
             estimate=plan.estimate,
             cluster_name=cluster.cluster_name,
             storage_class_name=cluster.storage_class_name,
+            chart_version=settings.sourcegraph_version,
             internet_facing=settings.internet_facing,
             certificate_arn=settings.certificate_arn,
             host=settings.host,
@@ -258,14 +303,17 @@ def deploy(name: str, settings: EksSettings) -> dict[str, Any]:
             private_subnet_ids=network.private_subnet_ids,
             node_security_group_id=cluster.cluster_security_group_id,
             kms_key_arn=cluster.kms_key_arn,
+            maintenance=settings.migrating,
             tags=settings.tags,
         ),
         opts=pulumi.ResourceOptions(providers=[cluster.provider], depends_on=[cluster]),
     )
+    migration = _migration(name, settings, plan.estimate, cluster, release) if settings.migrating else {}
     return {
         "cluster_name": cluster.cluster_name,
         "kubeconfig": cluster.kubeconfig,
         "tier": plan.estimate.tier.value,
+        "sourcegraph_version": settings.sourcegraph_version,
         "instance_type": plan.instance_type.name,
         "node_count": plan.node_count,
         "nodes_per_az": list(plan.nodes_per_az),
@@ -273,4 +321,44 @@ def deploy(name: str, settings: EksSettings) -> dict[str, Any]:
         "namespace": release.namespace,
         "bucket_name": release.bucket_name,
         "database_endpoints": release.database_endpoints,
+        **migration,
     }
+
+
+def _migration(
+    name: str, settings: EksSettings, est: Estimate, cluster: EksCluster, release: SourcegraphRelease
+) -> dict[str, Any]:
+    """The import or export Jobs, after the release (in maintenance mode) is installed: the chart creates the
+    in-cluster databases, and no Sourcegraph service runs to migrate or write them meanwhile."""
+    databases = [
+        short for key, short in DATABASES.items() if key != "codeInsightsDB" or est.workload.code_insights
+    ]
+    stored = ("pgsql", "codeIntelDB", "codeInsightsDB", "blobstore")
+    migration = DataMigration(
+        f"{name}-migrate",
+        build(
+            DataMigrationArgs,
+            {
+                "manifest_uri": "migrate_import",
+                "export_uri": "migrate_export",
+                "kms_key_arn": "migrate_kms_key_arn",
+            },
+            cluster_name=cluster.cluster_name,
+            kms_key_arn=settings.migrate_kms_key_arn,
+            sourcegraph_version=settings.sourcegraph_version,
+            manifest_uri=settings.migrate_import,
+            export_uri=settings.migrate_export,
+            namespace=release.namespace,
+            databases=tuple(databases),
+            postgres=settings.postgres_auth if settings.postgres else "in-cluster",
+            database_hosts=release.database_endpoints if settings.postgres else None,
+            database_resource_ids=release.database_resource_ids if settings.postgres else None,
+            blob_bucket=release.bucket_name if settings.s3 else None,
+            storage_class_name=cluster.storage_class_name,
+            # Room for every dump and the blob tar at once: the volumes they come from, in the estimate.
+            export_scratch_gib=max(sum(est.service(key).storage_gb for key in stored), 20),
+            tags=settings.tags,
+        ),
+        opts=pulumi.ResourceOptions(providers=[cluster.provider], depends_on=[release.chart]),
+    )
+    return {"migration_jobs": migration.job_names}

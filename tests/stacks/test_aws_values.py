@@ -55,6 +55,7 @@ USER_TAGS = json.dumps({"cost-center": "eng 42", "owner": "platform@example.com"
 POC_EKS = {
     "runtime": "eks",
     "http_proxy": "",
+    "proxy_cidrs": "[]",
     "allowed_cidrs": '["10.0.0.0/16"]',
     "image_registry": f"{REGISTRY}/docker-hub/sourcegraph",
     "load_balancer_controller_image": f"{REGISTRY}/ecr-public/eks/aws-load-balancer-controller",
@@ -94,14 +95,36 @@ VARIANTS: dict[str, tuple[str, str, dict[str, str]]] = {
         "example",
         {
             **POC_NEW_VPC,
+            "nat": "true",
             "http_proxy": "",
+            "proxy_cidrs": "[]",
             "egress_allowlist": json.dumps([{"cidr": "140.82.112.0/20", "description": "github.com"}]),
             "tags": USER_TAGS,
         },
     ),
     "poc-long-name": ("poc", LONG_STACK, {}),
     "poc-eks": ("poc", "example", POC_EKS),
-    "poc-eks-new-vpc": ("poc", "example", {**POC_EKS, **POC_NEW_VPC, "allowed_cidrs": "[]"}),
+    "poc-eks-new-vpc": (
+        "poc",
+        "example",
+        {
+            **POC_EKS,
+            **POC_NEW_VPC,
+            "transit_gateway_id": "tgw-0123456789abcdef0",
+            "allowed_cidrs": '["10.0.0.0/8"]',
+        },
+    ),
+    "poc-new-vpc-peered-long-name": (
+        "poc",
+        LONG_STACK,
+        {
+            **POC_NEW_VPC,
+            "peer_vpc_id": "vpc-0aaaabbbbccccdddd",
+            "allowed_cidrs": '["10.0.0.0/8"]',
+            "activate_cost_allocation_tag": "true",
+            "tags": USER_TAGS,
+        },
+    ),
     "poc-eks-long-name": ("poc", LONG_STACK, POC_EKS),
     "poc-dotted-name": ("poc", DOTTED_STACK, {}),
     "poc-eks-dotted-name": ("poc", DOTTED_STACK, POC_EKS),
@@ -121,6 +144,15 @@ VARIANTS: dict[str, tuple[str, str, dict[str, str]]] = {
     "eks-long-name": ("eks", LONG_STACK, {}),
     "eks-dotted-name": ("eks", DOTTED_STACK, {}),
     "eks-sg-name": ("eks", SG_STACK, {}),
+    # The migration Jobs' role and Pod Identity association (an export reads no manifest, so plans offline).
+    "eks-migrate-export-long-name": (
+        "eks",
+        LONG_STACK,
+        {
+            "migrate_export": "s3://sgarch-migrations/exports/2026-11-23",
+            "migrate_kms_key_arn": "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555",
+        },
+    ),
 }
 
 
@@ -644,7 +676,7 @@ def test_user_text_aws_would_refuse_stops_the_plan_before_any_resource(tmp_root:
     """Values users write whole (an egress rule's description, tags) are checked, not rewritten."""
     rule = json.dumps([{"cidr": "140.82.112.0/20", "description": "GitHub's git ranges"}])
     with pytest.raises(ConfigError) as info:
-        _plan("poc", "example", {"http_proxy": "", "egress_allowlist": rule}, tmp_root)
+        _plan("poc", "example", {"http_proxy": "", "proxy_cidrs": "[]", "egress_allowlist": rule}, tmp_root)
     assert str(info.value).startswith('egress_allowlist.description must be free of "\'"')
     with pytest.raises(ConfigError) as info:
         _plan("single-node", "example", {"tags": json.dumps({"team": "R&D"})}, tmp_root)

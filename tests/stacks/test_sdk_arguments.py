@@ -25,13 +25,44 @@ VARIANTS = [
     ("single-node", {"tier": "M"}),  # the example workload needs M
     ("single-node", {"tier": "XL", "internet_facing": "true", "allowed_cidrs": '["0.0.0.0/0"]'}),
     ("poc", {}),
-    ("poc", {"vpc_id": "", "subnet_ids": "[]", "certificate_arn": "", "public_zone_id": "Z0PUBLIC"}),
+    (
+        "poc",
+        {
+            "vpc_id": "",
+            "subnet_ids": "[]",
+            "certificate_arn": "",
+            "public_zone_id": "Z0PUBLIC",
+            "transit_gateway_id": "tgw-0123456789abcdef0",
+            "allowed_cidrs": '["10.0.0.0/8"]',
+            "private_zone_id": "Z0PRIVATE",
+            "activate_cost_allocation_tag": "true",
+        },
+    ),
+    (
+        "poc",
+        {
+            "vpc_id": "",
+            "subnet_ids": "[]",
+            "peer_vpc_id": "vpc-0aaaabbbbccccdddd",
+            "allowed_cidrs": '["10.0.0.0/8"]',
+        },
+    ),
+    ("poc", {"vpc_id": "", "subnet_ids": "[]", "nat": "true"}),
     ("eks", {"tier": "M"}),  # the example workload needs M
+    (
+        "eks",
+        {
+            "tier": "M",
+            "migrate_export": "s3://sgarch-migrations/exports/2026-11-23",
+            "migrate_kms_key_arn": "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555",
+        },
+    ),
     (
         "poc",
         {
             "runtime": "eks",
             "http_proxy": "",
+            "proxy_cidrs": "[]",
             "allowed_cidrs": '["10.0.0.0/16"]',
             "image_registry": "123456789012.dkr.ecr.us-east-1.amazonaws.com/docker-hub/sourcegraph",
             "load_balancer_controller_image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/eks/aws-load-balancer-controller",
@@ -89,6 +120,8 @@ def _unknown(cls: type, values: dict[str, Any], path: str) -> list[str]:
     problems = []
     for key, value in values.items():
         name = _snake(key)
+        if name not in params and f"{name}_" in params:
+            name = f"{name}_"  # a Python keyword (a probe's `exec`) is `exec_` in the SDK
         if name not in params:
             problems.append(f"{path}{key}")
             continue
