@@ -26,8 +26,8 @@ lint: $(STAMP)  ## ruff
 typecheck: $(STAMP)  ## mypy, strict on sgarch/
 	$(BIN)/mypy
 
-unit: $(STAMP)  ## pytest only
-	$(BIN)/pytest -q
+unit: $(STAMP)  ## pytest only, one worker per core (a test module stays on one worker)
+	$(BIN)/pytest -q -n auto --dist loadfile
 
 test: lint typecheck unit  ## Everything CI runs: ruff, mypy and pytest
 
@@ -37,7 +37,7 @@ plan: $(STAMP)  ## Plan the default architecture offline
 golden: $(STAMP)  ## Regenerate golden files under tests/golden after an intended change
 	SGARCH_UPDATE_GOLDEN=1 $(BIN)/pytest -q tests/golden
 
-docs: $(STAMP)  ## Regenerate reference-architectures/ from the code (the docs test fails on a stale page)
+docs: $(STAMP)  ## Regenerate reference-architectures/ and stacks/*/Pulumi.yaml config docs (a test fails on stale ones)
 	$(BIN)/python -m sgarch.docs
 
 bench: $(STAMP)  ## Run every benchmark under benchmarks/ and print the numbers

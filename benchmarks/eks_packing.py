@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import time
 
-from sgarch.eks.instances import INSTANCE_TYPES
-from sgarch.eks.nodegroups import EKS_NODE_GROUP_QUOTA, EXTERNAL_SERVICES, NodePlan, plan_node_groups
 from sgarch.sizing import estimate_for_tier
+from sgarch.sizing.instances import INSTANCE_TYPES
+from sgarch.sizing.nodegroups import EKS_NODE_GROUP_QUOTA, EXTERNAL_SERVICES, NodePlan, plan_node_groups
 from sgarch.tiers import TIERS, Tier
 
 

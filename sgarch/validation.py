@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from sgarch.errors import ConfigError, config_error_from_pydantic
+from sgarch.naming import validate_tags
 
 __all__ = [
+    "ARCHITECTURE_NAME",
     "CLOUDWATCH_LOG_RETENTION_DAYS",
+    "WORLD_CIDRS",
     "ArgsModel",
+    "ComponentArgs",
     "StrInput",
     "StrListInput",
     "build",
@@ -36,6 +41,12 @@ CLOUDWATCH_LOG_RETENTION_DAYS: tuple[int, ...] = (
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
 )  # fmt: skip
 """The only retention periods CloudWatch Logs accepts (``PutRetentionPolicy``), in days."""
+
+WORLD_CIDRS: frozenset[str] = frozenset({"0.0.0.0/0", "::/0"})
+"""The ranges meaning "anyone on the internet", IPv4 and IPv6: an internal load balancer refuses them, a public
+one opens only HTTPS to them, and the policy rules and ``sgarch doctor`` flag them."""
+ARCHITECTURE_NAME = re.compile(r"[a-z][a-z0-9-]{0,62}")
+"""What an ``sgarch:architecture`` value looks like (``single-node``, ``eks``, ``poc``)."""
 
 
 def validate_log_retention_days(value: int, field: str = "log_retention_days") -> int:
@@ -84,10 +95,49 @@ class ArgsModel(BaseModel):
     (a ``ValueError`` too). Nested models validated from dicts are checked by the outer model's call.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+    # Field docstrings become the fields' descriptions: the one source of argument docs (tests check each
+    # optional field states its default, and `make docs` writes the stacks' Pulumi.yaml descriptions from them).
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", arbitrary_types_allowed=True, use_attribute_docstrings=True
+    )
 
     def __init__(self, /, **data: Any) -> None:
         try:
             super().__init__(**data)
         except ValidationError as exc:
             raise unwrap_validation_error(exc) from None
+
+
+class ComponentArgs(ArgsModel):
+    """Base of the ``*Args`` of a component that creates AWS resources: its tags and its architecture.
+
+    Every such resource carries ``sgarch:architecture``, ``sgarch:stack`` and ``ManagedBy`` (see
+    :mod:`sgarch.naming`), then the user's ``tags`` on top. The ``sgarch:`` keys are refused here, so a user
+    tag can never hide which deployment a resource belongs to; cost reports and ``sgarch doctor`` rely on them.
+    """
+
+    tags: dict[str, str] = Field(default_factory=dict)
+    """Tags on every AWS resource the component creates, on top of sgarch's own (``sgarch:architecture``,
+    ``sgarch:stack`` and ``ManagedBy=sgarch``; a tag here may replace ``ManagedBy`` but no ``sgarch:`` key).
+    Default: none."""
+    architecture: str | None = None
+    """The ``sgarch:architecture`` tag's value. Default: the component's own (``single-node`` for SingleNode,
+    ``eks`` for EksCluster, SourcegraphRelease and DataMigration, ``network`` for Network); the reference
+    architectures set theirs (``single-node``, ``eks``, ``poc``) on every component they create."""
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, value: dict[str, str]) -> dict[str, str]:
+        return validate_tags(value)
+
+    @field_validator("architecture")
+    @classmethod
+    def _architecture(cls, value: str | None) -> str | None:
+        if value is not None and not ARCHITECTURE_NAME.fullmatch(value):
+            raise ConfigError(
+                "architecture",
+                "lowercase letters, digits and '-', starting with a letter, at most 63 characters",
+                value,
+                "name the architecture like 'single-node'",
+            )
+        return value

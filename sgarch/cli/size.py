@@ -12,7 +12,8 @@ from rich.console import Console
 from rich.table import Table
 
 from sgarch.cli.app import app
-from sgarch.sizing import Estimate, Workload, estimate
+from sgarch.errors import ConfigError
+from sgarch.sizing import Estimate, Workload, estimate, plan_node_groups
 from sgarch.sizing.compose import render_compose_override
 from sgarch.sizing.helm_values import render_helm_values
 from sgarch.sizing.storage import data_volume_gib
@@ -70,8 +71,6 @@ def size(
 
     Example: [bold]sgarch size --users 1000 --repos 80000 --total-repo-gb 800[/bold]
     """
-    from sgarch.errors import ConfigError
-
     if output_format not in _FORMATS:
         raise ConfigError("--format", "one of " + ", ".join(_FORMATS), output_format, "pick one of them")
     workload = Workload.parse(
@@ -190,9 +189,6 @@ def _print_table(est: Estimate) -> None:
 
 def _print_node_groups(console: Console, est: Estimate) -> None:
     # The EKS architecture's node groups for this estimate (everything in-cluster, default headroom).
-    from sgarch.eks.nodegroups import plan_node_groups
-    from sgarch.errors import ConfigError
-
     try:
         plan = plan_node_groups(est)
     except ConfigError as exc:

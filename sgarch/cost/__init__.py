@@ -14,16 +14,9 @@ types without a price are listed in ``not_priced``, never counted as zero.
 
 from __future__ import annotations
 
-from sgarch.cost._estimate import (
-    Assumptions,
-    CostEstimate,
-    CostLine,
-    NotPriced,
-    ebs_volume_items,
-    estimate_cost,
-    priced_types,
-    with_assumptions,
-)
+from sgarch.cost._ebs import ebs_volume_items
+from sgarch.cost._estimate import estimate_cost, priced_types
+from sgarch.cost._model import Assumptions, CostEstimate, CostLine, NotPriced, with_assumptions
 from sgarch.cost._render import format_usd, render_cost
 from sgarch.cost._table import EbsPrices, IopsTier, PriceTable, RegionPrices, load_price_table
 

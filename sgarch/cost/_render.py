@@ -6,7 +6,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from sgarch.cost._estimate import CostEstimate
+from sgarch.cost._model import CostEstimate
 
 __all__ = ["format_usd", "render_cost"]
 

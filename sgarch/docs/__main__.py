@@ -1,4 +1,5 @@
-"""``python -m sgarch.docs [--check] [ROOT]``: regenerate (or check) reference-architectures/."""
+"""``python -m sgarch.docs [--check] [ROOT]``: regenerate (or check) reference-architectures/ and
+the config descriptions of stacks/*/Pulumi.yaml."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """Plan every stack folder that exists and render the pages under ``reference-architectures/``.
 
 Also renders the single-node image's per-tier compose overrides and upgrade table (``amis/single-node/``),
-which come from the same estimator and planner and must not drift from them either.
+which come from the same estimator and planner and must not drift from them either, and the ``config:``
+section of each ``stacks/<slug>/Pulumi.yaml``, whose descriptions are the settings models' field docstrings.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ import yaml
 from sgarch.docs._architectures import ARCHITECTURES, Architecture
 from sgarch.docs._migrate import MIGRATE_PAGE, render_migrate
 from sgarch.docs._plans import PlannedTier, plan_stack, plan_variant
+from sgarch.docs._project_files import project_files
 from sgarch.docs._render import render_architecture, render_policy_rules, render_readme
-from sgarch.single_node.standalone import IMAGE_SOURCE_DIR, standalone_image_files
+from sgarch.host import IMAGE_SOURCE_DIR, standalone_image_files
 
 __all__ = ["DOCS_DIR", "generate_pages", "stale_pages", "write_pages"]
 
@@ -61,13 +63,20 @@ def generate_pages(root: Path) -> dict[str, str]:
         version = str(yaml.safe_load(spec_file.read_text(encoding="utf-8"))["sourcegraph_version"])
         for name, text in standalone_image_files(version.removeprefix("v")).items():
             pages[f"{IMAGE_SOURCE_DIR}/{name}"] = text
+    pages.update(project_files(root))
     return dict(sorted(pages.items()))
 
 
 def write_pages(root: Path) -> list[str]:
     """Write every generated page under ``root``; return the paths that changed."""
+    # The project files first: the pages plan the stacks with the defaults those files declare.
+    changed = _write(root, project_files(root))
+    return changed + [path for path in _write(root, generate_pages(root)) if path not in changed]
+
+
+def _write(root: Path, pages: dict[str, str]) -> list[str]:
     changed = []
-    for relative, text in generate_pages(root).items():
+    for relative, text in pages.items():
         path = root / relative
         if not path.is_file() or path.read_text(encoding="utf-8") != text:
             path.parent.mkdir(parents=True, exist_ok=True)

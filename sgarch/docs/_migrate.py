@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sgarch.docs._render import GENERATED_NOTE
 from sgarch.eks.versions import SOURCEGRAPH_CHART_RELEASES
+from sgarch.host import deploy_commits
 from sgarch.migrate.plan import (
     DUMP_FORMAT_FLOOR,
     MAINTENANCE_MODE,
@@ -18,7 +19,6 @@ from sgarch.migrate.plan import (
     plan_migration,
 )
 from sgarch.migrate.render import render_plan
-from sgarch.single_node.args import deploy_commits
 from sgarch.tiers import TIERS, Tier
 from sgarch.upgrade.plan import Arch
 from sgarch.upgrade.versions import parse_version

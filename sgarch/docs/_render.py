@@ -8,10 +8,10 @@ from sgarch.cost import CostEstimate, ebs_volume_items, format_usd, load_price_t
 from sgarch.docs._architectures import Architecture
 from sgarch.docs._mermaid import render_mermaid
 from sgarch.docs._plans import DOCS_REGION, PlannedTier
-from sgarch.eks.instances import INSTANCE_TYPES
 from sgarch.plan import Plan
 from sgarch.policy import RULES, SUPPRESSIONS_KEY, Finding, Severity
 from sgarch.sizing.estimator import TIER_ONLY_TOTAL_REPO_GB
+from sgarch.sizing.instances import INSTANCE_TYPES
 from sgarch.tiers import TIERS
 
 __all__ = ["GENERATED_NOTE", "render_architecture", "render_policy_rules", "render_readme"]

@@ -1,12 +1,26 @@
-"""EKS for Sourcegraph: the ``EksCluster`` component and the pure node sizing behind it."""
+"""EKS for Sourcegraph: the ``EksCluster`` component.
+
+The node sizing behind it is pure and lives in :mod:`sgarch.sizing`; its names are re-exported here, where
+they were first published.
+"""
 
 from __future__ import annotations
 
+from sgarch.eks.access import kubeconfig_json
 from sgarch.eks.args import EksClusterArgs
-from sgarch.eks.component import STORAGE_CLASS_NAME, EksCluster, kubeconfig_json
-from sgarch.eks.instances import CANDIDATE_INSTANCE_TYPES, INSTANCE_TYPES, InstanceType
-from sgarch.eks.nodegroups import DEFAULT_HEADROOM, EXTERNAL_SERVICES, NodePlan, plan_node_groups
-from sgarch.eks.packing import NodeShape, PodRequest, first_fit_decreasing
+from sgarch.eks.component import STORAGE_CLASS_NAME, EksCluster
+from sgarch.sizing import (
+    CANDIDATE_INSTANCE_TYPES,
+    DEFAULT_HEADROOM,
+    EXTERNAL_SERVICES,
+    INSTANCE_TYPES,
+    InstanceType,
+    NodePlan,
+    NodeShape,
+    PodRequest,
+    first_fit_decreasing,
+    plan_node_groups,
+)
 
 __all__ = [
     "CANDIDATE_INSTANCE_TYPES",

@@ -8,19 +8,25 @@ principals plus, when asked, the identity running Pulumi, each principal once.
 
 Access entries take IAM role or user ARNs, never STS session ARNs; an assumed-role session is mapped back to
 its role (with its path) through ``aws.iam.get_session_context``.
+
+The kubeconfig Pulumi's Kubernetes provider uses authenticates as that same identity (:func:`kubeconfig_json`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Iterable
+from typing import Any
 
 from sgarch.errors import ConfigError
 
 __all__ = [
     "admin_principals",
+    "assumed_role_arn",
     "is_assumed_role_arn",
+    "kubeconfig_json",
     "principal_id",
     "principal_key",
     "validate_admin_principal_arns",
@@ -91,3 +97,55 @@ def admin_principals(listed: Iterable[str], caller: str | None) -> tuple[str, ..
     if caller is not None and principal_key(caller) not in {principal_key(a) for a in principals}:
         principals.append(caller)
     return tuple(principals)
+
+
+def kubeconfig_json(
+    cluster_name: str,
+    endpoint: str,
+    ca_data: str,
+    region: str,
+    profile: str | None = None,
+    role_arn: str | None = None,
+) -> str:
+    """A kubeconfig (JSON) that authenticates with ``aws eks get-token``, so it holds no credentials.
+
+    It needs the AWS CLI where it is used. ``profile`` (as ``AWS_PROFILE``) and ``role_arn`` (``--role-arn``)
+    make the token the same identity Pulumi uses, as ``aws eks update-kubeconfig --profile --role-arn``
+    would write them; without them the CLI's ambient credentials decide.
+    """
+    args = ["eks", "get-token", "--cluster-name", cluster_name, "--region", region]
+    if role_arn:
+        args += ["--role-arn", role_arn]
+    exec_: dict[str, Any] = {
+        "apiVersion": "client.authentication.k8s.io/v1beta1",
+        "command": "aws",
+        "args": [*args, "--output", "json"],
+    }
+    if profile:
+        exec_["env"] = [{"name": "AWS_PROFILE", "value": profile}]
+    user = {"exec": exec_}
+    return json.dumps(
+        {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [
+                {"name": cluster_name, "cluster": {"server": endpoint, "certificate-authority-data": ca_data}}
+            ],
+            "users": [{"name": cluster_name, "user": user}],
+            "contexts": [{"name": cluster_name, "context": {"cluster": cluster_name, "user": cluster_name}}],
+            "current-context": cluster_name,
+        },
+        sort_keys=True,
+    )
+
+
+def assumed_role_arn(assume_roles: Any) -> str | None:
+    """The role Pulumi's AWS provider ends up as, from ``aws:assumeRoles`` (a list, the last role wins) or the
+    older ``aws:assumeRole`` (one object), as parsed JSON; None without one."""
+    roles = assume_roles if isinstance(assume_roles, list) else [assume_roles]
+    for role in reversed(roles):
+        if isinstance(role, dict):
+            arn = role.get("roleArn") or role.get("role_arn")
+            if arn:
+                return str(arn)
+    return None

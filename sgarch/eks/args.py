@@ -10,7 +10,6 @@ from pydantic import Field, field_validator, model_validator
 
 from sgarch.cost import load_price_table
 from sgarch.eks.access import validate_admin_principal_arns
-from sgarch.eks.nodegroups import DEFAULT_HEADROOM, EXTERNAL_SERVICES, NodePlan, plan_node_groups
 from sgarch.eks.versions import (
     DEFAULT_KUBERNETES_VERSION,
     EKS_KUBERNETES_VERSIONS_AS_OF,
@@ -21,8 +20,9 @@ from sgarch.eks.versions import (
 from sgarch.errors import ConfigError
 from sgarch.naming import validate_tags
 from sgarch.sizing import Estimate, Workload, estimate, estimate_for_tier
+from sgarch.sizing.nodegroups import DEFAULT_HEADROOM, EXTERNAL_SERVICES, NodePlan, plan_node_groups
 from sgarch.tiers import Tier, get_tier
-from sgarch.validation import ArgsModel, StrInput, StrListInput, validate_log_retention_days
+from sgarch.validation import ComponentArgs, StrInput, StrListInput, validate_log_retention_days
 
 CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 """Every control-plane log type EKS can send to CloudWatch Logs."""
@@ -54,7 +54,7 @@ def parse_cidrs(field: str, cidrs: tuple[str, ...]) -> tuple[ipaddress.IPv4Netwo
     return tuple(networks)
 
 
-class EksClusterArgs(ArgsModel):
+class EksClusterArgs(ComponentArgs):
     """Arguments of :class:`~sgarch.eks.EksCluster`. Plain values choose resources; ids are Pulumi inputs."""
 
     vpc_id: StrInput
@@ -105,7 +105,7 @@ class EksClusterArgs(ArgsModel):
     provider runs where ``pulumi up`` runs, so a VPC created in the same run needs the public endpoint."""
     public_access_cidrs: tuple[str, ...] = ()
     """Who may reach a public endpoint (IPv4 CIDR blocks). Required with ``endpoint_public_access``; a /0
-    block needs ``allow_public_api_from_anywhere``."""
+    block needs ``allow_public_api_from_anywhere``. Default: none (the endpoint is private by default)."""
     allow_public_api_from_anywhere: bool = False
     """Accept a /0 block (every address) in ``public_access_cidrs``. Default: off; the API still requires
     AWS credentials, but its exposure is a decision to write down."""
@@ -140,8 +140,6 @@ class EksClusterArgs(ArgsModel):
     volume_tags: dict[str, str] = Field(default_factory=dict)
     """Tags the EBS CSI driver puts on every volume it creates through the default StorageClass. Default:
     none (the volumes then carry only the driver's own tags)."""
-    tags: dict[str, str] = Field(default_factory=dict)
-    """Tags on every AWS resource. Default: none."""
 
     @field_validator("kubernetes_version")
     @classmethod
@@ -242,7 +240,6 @@ class EksClusterArgs(ArgsModel):
 
     @model_validator(mode="after")
     def _combination(self) -> EksClusterArgs:
-        validate_tags(self.tags)
         validate_tags(self.volume_tags, "volume_tags")
         if self.endpoint_public_access and not self.public_access_cidrs:
             raise ConfigError(

@@ -24,24 +24,24 @@ What it creates, for ``EksCluster("sg", args)``:
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Sequence
-from typing import Any
-
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from sgarch.component import Component
 from sgarch.eks import iam
-from sgarch.eks.access import admin_principals, is_assumed_role_arn, principal_id
-from sgarch.eks.args import EksClusterArgs
-from sgarch.eks.nodegroups import NODE_AMI_TYPE, NODE_CAPACITY_TYPE, NodePlan, node_group_generation
-from sgarch.eks.versions import (
-    EKS_CHARTS_REPOSITORY,
-    LOAD_BALANCER_CONTROLLER_CHART_VERSION,
+from sgarch.eks._controller import LOAD_BALANCER_CONTROLLER_SERVICE_ACCOUNT, load_balancer_controller
+from sgarch.eks._nodes import node_groups
+from sgarch.eks.access import (
+    admin_principals,
+    assumed_role_arn,
+    is_assumed_role_arn,
+    kubeconfig_json,
+    principal_id,
 )
+from sgarch.eks.args import EksClusterArgs
 from sgarch.errors import ConfigError
-from sgarch.naming import child_name, merge_tags
+from sgarch.sizing.nodegroups import NodePlan
 
 __all__ = [
     "EBS_CSI_SERVICE_ACCOUNT",
@@ -57,62 +57,9 @@ _TYPE = "sgarch:eks:EksCluster"
 LOG_TYPES = ("api", "audit", "authenticator")
 STORAGE_CLASS_NAME = "ebs-gp3"
 EBS_CSI_SERVICE_ACCOUNT = "ebs-csi-controller-sa"
-LOAD_BALANCER_CONTROLLER_SERVICE_ACCOUNT = "aws-load-balancer-controller"
 _ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
 _BEFORE_NODES = ("vpc-cni", "kube-proxy", "eks-pod-identity-agent")
 _AFTER_NODES = ("coredns", "aws-ebs-csi-driver")
-
-
-def kubeconfig_json(
-    cluster_name: str,
-    endpoint: str,
-    ca_data: str,
-    region: str,
-    profile: str | None = None,
-    role_arn: str | None = None,
-) -> str:
-    """A kubeconfig (JSON) that authenticates with ``aws eks get-token``, so it holds no credentials.
-
-    It needs the AWS CLI where it is used. ``profile`` (as ``AWS_PROFILE``) and ``role_arn`` (``--role-arn``)
-    make the token the same identity Pulumi uses, as ``aws eks update-kubeconfig --profile --role-arn``
-    would write them; without them the CLI's ambient credentials decide.
-    """
-    args = ["eks", "get-token", "--cluster-name", cluster_name, "--region", region]
-    if role_arn:
-        args += ["--role-arn", role_arn]
-    exec_: dict[str, Any] = {
-        "apiVersion": "client.authentication.k8s.io/v1beta1",
-        "command": "aws",
-        "args": [*args, "--output", "json"],
-    }
-    if profile:
-        exec_["env"] = [{"name": "AWS_PROFILE", "value": profile}]
-    user = {"exec": exec_}
-    return json.dumps(
-        {
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [
-                {"name": cluster_name, "cluster": {"server": endpoint, "certificate-authority-data": ca_data}}
-            ],
-            "users": [{"name": cluster_name, "user": user}],
-            "contexts": [{"name": cluster_name, "context": {"cluster": cluster_name, "user": cluster_name}}],
-            "current-context": cluster_name,
-        },
-        sort_keys=True,
-    )
-
-
-def assumed_role_arn(assume_roles: Any) -> str | None:
-    """The role Pulumi's AWS provider ends up as, from ``aws:assumeRoles`` (a list, the last role wins) or the
-    older ``aws:assumeRole`` (one object), as parsed JSON; None without one."""
-    roles = assume_roles if isinstance(assume_roles, list) else [assume_roles]
-    for role in reversed(roles):
-        if isinstance(role, dict):
-            arn = role.get("roleArn") or role.get("role_arn")
-            if arn:
-                return str(arn)
-    return None
 
 
 def _volume_tag_parameters(tags: dict[str, str]) -> dict[str, str]:
@@ -122,14 +69,7 @@ def _volume_tag_parameters(tags: dict[str, str]) -> dict[str, str]:
     }
 
 
-def _nth_subnet(index: int) -> Callable[[Sequence[str]], list[str]]:
-    def pick(ids: Sequence[str]) -> list[str]:
-        return [ids[index]]
-
-    return pick
-
-
-class EksCluster(pulumi.ComponentResource):
+class EksCluster(Component):
     """An EKS cluster with node groups sized for a Sourcegraph estimate, storage and load balancing wired.
 
     Outputs: ``cluster_name``, ``endpoint``, ``kubeconfig`` (secret), ``kms_key_arn``,
@@ -148,16 +88,16 @@ class EksCluster(pulumi.ComponentResource):
     node_plan: NodePlan
     node_groups: list[aws.eks.NodeGroup]
 
+    ARCHITECTURE = "eks"
+
     def __init__(self, name: str, args: EksClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         plan = args.node_plan()
-        super().__init__(_TYPE, name, None, opts)
-        self._name = name
+        super().__init__(_TYPE, name, args, opts)
         self._args = args
-        self._tags = merge_tags(args.tags)
         self.node_plan = plan
         self.storage_class_name = STORAGE_CLASS_NAME
-        child = pulumi.ResourceOptions(parent=self)
-        region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self)).region
+        child = self._opts()
+        region = aws.get_region_output(opts=self._invoke()).region
 
         # The caller is looked up before any resource exists: its entry's logical name depends on it.
         caller = self._caller_principal_arn() if args.bootstrap_cluster_creator_admin else None
@@ -181,8 +121,8 @@ class EksCluster(pulumi.ComponentResource):
             )
 
         early = {addon: self._addon(cluster, addon, child) for addon in _BEFORE_NODES}
-        node_groups = self._node_groups(cluster, list(early.values()), child)
-        self.node_groups = node_groups
+        groups = node_groups(self, cluster, list(early.values()))
+        self.node_groups = groups
 
         ebs_role = self._pod_identity_role("ebs-csi", child)
         ebs_policies: list[pulumi.Resource] = [
@@ -212,9 +152,9 @@ class EksCluster(pulumi.ComponentResource):
                 pulumi.ResourceOptions(
                     parent=self,
                     # The controller's first volume needs its credentials and their permissions in place.
-                    depends_on=[*node_groups, ebs_association, *ebs_policies]
+                    depends_on=[*groups, ebs_association, *ebs_policies]
                     if addon == "aws-ebs-csi-driver"
-                    else node_groups,
+                    else groups,
                 ),
             )
             for addon in _AFTER_NODES
@@ -274,11 +214,8 @@ class EksCluster(pulumi.ComponentResource):
 
         if args.load_balancer_controller:
             # The controller's pods need the Pod Identity agent for credentials and DNS to reach AWS.
-            self._load_balancer_controller(
-                cluster_name,
-                region,
-                [*node_groups, early["eks-pod-identity-agent"], late["coredns"]],
-                child,
+            load_balancer_controller(
+                self, cluster_name, region, [*groups, early["eks-pod-identity-agent"], late["coredns"]]
             )
 
         self.cluster_name = cluster_name
@@ -296,12 +233,6 @@ class EksCluster(pulumi.ComponentResource):
         )
 
     # -- helpers ---------------------------------------------------------------------------------------
-
-    def _n(self, *parts: str | int) -> str:
-        return child_name(self._name, *parts)
-
-    def _tagged(self, name: str) -> dict[str, str]:
-        return merge_tags(self._tags, {"Name": name})
 
     def _kms_key(self, child: pulumi.ResourceOptions) -> pulumi.Input[str]:
         if self._args.kms_key_arn is not None:
@@ -455,132 +386,4 @@ class EksCluster(pulumi.ComponentResource):
             resolve_conflicts_on_update="OVERWRITE",
             tags=self._tagged(self._n(addon)),
             opts=opts,
-        )
-
-    def _node_groups(
-        self, cluster: aws.eks.Cluster, early: list[aws.eks.Addon], child: pulumi.ResourceOptions
-    ) -> list[aws.eks.NodeGroup]:
-        args, plan = self._args, self.node_plan
-        role = self._role("node-role", iam.node_trust_policy(), child)
-        attachments = [
-            aws.iam.RolePolicyAttachment(self._n("node", short), role=role.name, policy_arn=arn, opts=child)
-            for short, arn in iam.NODE_POLICY_ARNS.items()
-        ]
-        template = aws.ec2.LaunchTemplate(
-            self._n("nodes-lt"),
-            description="EKS nodes: IMDSv2 only, encrypted gp3 root volume",
-            # Hop limit 2: the EBS CSI driver's pods read instance metadata (with 1 they fall back to
-            # Kubernetes metadata, which AWS documents as less accurate for volume attach limits). Pods can
-            # then reach the node role; Sourcegraph's and the controllers' pods use Pod Identity instead.
-            metadata_options={
-                "http_endpoint": "enabled",
-                "http_tokens": "required",
-                "http_put_response_hop_limit": 2,
-            },
-            block_device_mappings=[
-                {
-                    "device_name": "/dev/xvda",
-                    "ebs": {
-                        "volume_size": args.root_volume_gib,
-                        "volume_type": "gp3",
-                        # The account's EBS key: Auto Scaling can use it without a key-policy grant.
-                        "encrypted": "true",
-                        "delete_on_termination": "true",
-                    },
-                }
-            ],
-            tag_specifications=[
-                {"resource_type": kind, "tags": self._tagged(self._n("node"))}
-                for kind in ("instance", "volume")
-            ],
-            update_default_version=True,
-            tags=self._tagged(self._n("nodes-lt")),
-            opts=child,
-        )
-        subnets = pulumi.Output.from_input(args.private_subnet_ids)
-        generation = node_group_generation(plan.instance_type.name, args.root_volume_gib)
-        groups = []
-        for i, count in enumerate(plan.nodes_per_az):
-            name = self._n("nodes", i, generation)
-            groups.append(
-                aws.eks.NodeGroup(
-                    name,
-                    cluster_name=cluster.name,
-                    # No node_group_name: Pulumi autonames it from the logical name plus a random suffix, so
-                    # neither a new generation nor a provider-forced replacement collides with a live group.
-                    # The cluster's output, not the argument: nodes are upgraded after the control plane.
-                    version=cluster.version,
-                    node_role_arn=role.arn,
-                    subnet_ids=subnets.apply(_nth_subnet(i)),
-                    instance_types=[plan.instance_type.name],
-                    ami_type=NODE_AMI_TYPE,
-                    capacity_type=NODE_CAPACITY_TYPE,
-                    scaling_config={"desired_size": count, "min_size": count, "max_size": count + 1},
-                    update_config={"max_unavailable": 1},
-                    launch_template={
-                        "id": template.id,
-                        "version": template.latest_version.apply(str),
-                    },
-                    labels={"sgarch.dev/zone-index": str(i)},
-                    tags=self._tagged(name),
-                    # Groups used to be named <name>-nodes-<i>: the alias adopts such a group instead of
-                    # rotating its nodes for the rename alone (a state without it makes the alias a no-op).
-                    opts=pulumi.ResourceOptions(
-                        parent=self,
-                        depends_on=[*attachments, *early],
-                        aliases=[pulumi.Alias(name=self._n("nodes", i))],
-                    ),
-                )
-            )
-        return groups
-
-    def _load_balancer_controller(
-        self,
-        cluster_name: pulumi.Output[str],
-        region: pulumi.Output[str],
-        depends_on: list[Any],
-        child: pulumi.ResourceOptions,
-    ) -> None:
-        role = self._pod_identity_role("lbc", child)
-        policy = aws.iam.Policy(
-            self._n("lbc-policy"),
-            description=f"AWS Load Balancer Controller {iam.load_balancer_controller_policy_version()} (official)",
-            policy=iam.load_balancer_controller_policy(),
-            tags=self._tagged(self._n("lbc-policy")),
-            opts=child,
-        )
-        attachment = aws.iam.RolePolicyAttachment(
-            self._n("lbc-policy-attachment"), role=role.name, policy_arn=policy.arn, opts=child
-        )
-        association = aws.eks.PodIdentityAssociation(
-            self._n("lbc-pod-identity"),
-            cluster_name=cluster_name,
-            namespace="kube-system",
-            service_account=LOAD_BALANCER_CONTROLLER_SERVICE_ACCOUNT,
-            role_arn=role.arn,
-            tags=self._tagged(self._n("lbc-pod-identity")),
-            opts=child,
-        )
-        k8s.helm.v3.Release(
-            self._n("lbc"),
-            name="aws-load-balancer-controller",
-            chart="aws-load-balancer-controller",
-            version=LOAD_BALANCER_CONTROLLER_CHART_VERSION,
-            repository_opts={"repo": EKS_CHARTS_REPOSITORY},
-            namespace="kube-system",
-            values={
-                "clusterName": cluster_name,
-                # Given rather than discovered from instance metadata: nothing depends on IMDS reachability.
-                "region": region,
-                "vpcId": self._args.vpc_id,
-                "serviceAccount": {"create": True, "name": LOAD_BALANCER_CONTROLLER_SERVICE_ACCOUNT},
-                **self._args.load_balancer_controller_values,
-            },
-            # The release name is fixed; should a change ever replace the release, the old one goes first.
-            opts=pulumi.ResourceOptions(
-                parent=self,
-                provider=self.provider,
-                depends_on=[*depends_on, association, attachment],
-                delete_before_replace=True,
-            ),
         )

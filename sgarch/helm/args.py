@@ -15,13 +15,11 @@ from sgarch.eks.versions import (
 )
 from sgarch.errors import ConfigError
 from sgarch.helm.rds_iam import DEFAULT_CLIENT_IMAGE
-from sgarch.naming import validate_tags
 from sgarch.sizing import Estimate
-from sgarch.validation import ArgsModel, StrInput, StrListInput
+from sgarch.validation import WORLD_CIDRS, ComponentArgs, StrInput, StrListInput
 
 __all__ = ["SourcegraphReleaseArgs", "check_chart_release", "check_single_bucket", "excluded_services"]
 
-_WORLD = ("0.0.0.0/0", "::/0")
 _RELEASE = re.compile(r"^\d+\.\d+\.\d+$")
 
 
@@ -62,7 +60,7 @@ def check_single_bucket(version: str, s3: bool, field: str) -> None:
         )
 
 
-class SourcegraphReleaseArgs(ArgsModel):
+class SourcegraphReleaseArgs(ComponentArgs):
     """Arguments of :class:`~sgarch.helm.SourcegraphRelease`. Every managed-service option is off by default."""
 
     estimate: Estimate
@@ -95,8 +93,8 @@ class SourcegraphReleaseArgs(ArgsModel):
     host: str | None = None
     """Host name of the ingress rule (``sourcegraph.example.com``). Default: any host."""
     inbound_cidrs: tuple[str, ...] = ()
-    """Who may reach the ALB. Default: the controller's default (the VPC for internal, everyone for an
-    internet-facing ALB, which therefore requires this field)."""
+    """Who may reach the ALB. Default: the AWS Load Balancer Controller's, 0.0.0.0/0, which for an internal
+    ALB is every network routed to the VPC; an internet-facing ALB therefore requires this field."""
 
     postgres: bool = False
     """Run pgsql, codeintel-db and codeinsights-db on Amazon RDS for PostgreSQL 16, one instance each.
@@ -108,7 +106,8 @@ class SourcegraphReleaseArgs(ArgsModel):
     to those Jobs. ``secret``: the master user ``sg`` with the password in ``postgres_password``, handed to
     the chart in Kubernetes Secrets. Default: iam."""
     postgres_password: StrInput | None = None
-    """Master password of the RDS instances; required with ``postgres_auth=secret`` (pass a secret)."""
+    """Master password of the RDS instances; required with ``postgres_auth=secret`` (pass a secret).
+    Default: none."""
     postgres_client_image: str | None = None
     """Image with ``psql`` (PostgreSQL 16) for the Jobs that grant ``rds_iam`` with ``postgres_auth=iam``.
     Default: Docker Hub's ``postgres:16-alpine``; required with ``image_repository``, whose nodes may not
@@ -133,16 +132,14 @@ class SourcegraphReleaseArgs(ArgsModel):
     of blobstore. Default: off."""
 
     vpc_id: StrInput | None = None
-    """VPC for RDS and ElastiCache. Required with ``postgres`` or ``redis``."""
+    """VPC for RDS and ElastiCache. Required with ``postgres`` or ``redis``. Default: none."""
     private_subnet_ids: StrListInput | None = None
-    """Private subnets for RDS and ElastiCache. Required with ``postgres`` or ``redis``."""
+    """Private subnets for RDS and ElastiCache. Required with ``postgres`` or ``redis``. Default: none."""
     node_security_group_id: StrInput | None = None
     """Security group of the nodes (EKS's cluster security group) allowed to reach RDS and ElastiCache.
-    Required with ``postgres`` or ``redis``."""
+    Required with ``postgres`` or ``redis``. Default: none."""
     kms_key_arn: StrInput | None = None
     """Key encrypting RDS and ElastiCache storage. Default: the services' AWS-managed keys."""
-    tags: dict[str, str] = Field(default_factory=dict)
-    """Tags on every AWS resource. Default: none."""
 
     @field_validator("chart_version", mode="before")
     @classmethod
@@ -161,7 +158,6 @@ class SourcegraphReleaseArgs(ArgsModel):
 
     @model_validator(mode="after")
     def _combination(self) -> SourcegraphReleaseArgs:
-        validate_tags(self.tags)
         check_single_bucket(self.chart_version, self.s3, "chart_version")
         if self.internet_facing and not self.inbound_cidrs:
             raise ConfigError(
@@ -170,7 +166,7 @@ class SourcegraphReleaseArgs(ArgsModel):
                 None,
                 "list who may connect (0.0.0.0/0 for everyone, on purpose)",
             )
-        if not self.internet_facing and any(c in _WORLD for c in self.inbound_cidrs):
+        if not self.internet_facing and any(c in WORLD_CIDRS for c in self.inbound_cidrs):
             raise ConfigError(
                 "inbound_cidrs",
                 "private ranges for an internal load balancer",

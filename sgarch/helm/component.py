@@ -32,6 +32,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import yaml
 
+from sgarch.component import Component
 from sgarch.eks import iam
 from sgarch.eks.versions import SOURCEGRAPH_CHART_REPOSITORY
 from sgarch.helm import managed, rds_iam
@@ -49,7 +50,6 @@ from sgarch.helm.values import (
     redis_endpoint,
     secret_name,
 )
-from sgarch.naming import child_name, merge_tags
 
 __all__ = ["SourcegraphRelease", "values_yaml"]
 
@@ -83,7 +83,7 @@ def _password_of(secret_string: str) -> str:
     return password
 
 
-class SourcegraphRelease(pulumi.ComponentResource):
+class SourcegraphRelease(Component):
     """Sourcegraph's Helm chart on EKS, with RDS, ElastiCache and S3 as options.
 
     Pass the cluster's Kubernetes provider in ``opts`` (``providers=[cluster.provider]``). Outputs:
@@ -99,13 +99,13 @@ class SourcegraphRelease(pulumi.ComponentResource):
     database_resource_ids: pulumi.Output[dict[str, str]]
     chart: k8s.helm.v3.Release
 
+    ARCHITECTURE = "eks"
+
     def __init__(
         self, name: str, args: SourcegraphReleaseArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__(_TYPE, name, None, opts)
-        self._name = name
-        self._tags = merge_tags(args.tags)
-        child = pulumi.ResourceOptions(parent=self)
+        super().__init__(_TYPE, name, args, opts)
+        child = self._opts()
         est = args.estimate
         region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self)).region
 
@@ -251,9 +251,6 @@ class SourcegraphRelease(pulumi.ComponentResource):
             }
         )
 
-    def _n(self, *parts: str | int) -> str:
-        return child_name(self._name, *parts)
-
     def _iam_grant(
         self,
         short: str,
@@ -300,9 +297,6 @@ class SourcegraphRelease(pulumi.ComponentResource):
                 custom_timeouts=pulumi.CustomTimeouts(create="15m", update="15m"),
             ),
         )
-
-    def _tagged(self, name: str) -> dict[str, str]:
-        return merge_tags(self._tags, {"Name": name})
 
     def _pod_identity(
         self,

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sgarch.errors import ConfigError
+from sgarch.host import DEFAULT_SOURCEGRAPH_VERSION
 from sgarch.migrate.downtime import (
     MODEL,
     RECLONE_USUAL_HOURS,
@@ -23,7 +24,6 @@ from sgarch.migrate.downtime import (
     DowntimeModel,
     estimate_downtime,
 )
-from sgarch.single_node.args import DEFAULT_SOURCEGRAPH_VERSION
 from sgarch.tiers import Tier, get_tier
 from sgarch.upgrade.gates import PREREQUISITES
 from sgarch.upgrade.plan import Arch, parse_arch

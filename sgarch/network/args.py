@@ -11,9 +11,8 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from sgarch.errors import ConfigError
-from sgarch.naming import validate_tags
 from sgarch.network.layout import MAX_AZ_COUNT, NetworkLayout, plan_layout
-from sgarch.validation import ArgsModel
+from sgarch.validation import ComponentArgs
 
 __all__ = ["INTERFACE_ENDPOINT_SERVICES", "SSM_ENDPOINT_SERVICES", "NatStrategy", "NetworkArgs"]
 
@@ -60,7 +59,7 @@ class NatStrategy(str, enum.Enum):
     ONE_PER_AZ = "one_per_az"
 
 
-class NetworkArgs(ArgsModel):
+class NetworkArgs(ComponentArgs):
     """Arguments of :class:`Network`. Fields that choose resources are plain values; ids are Pulumi inputs."""
 
     vpc_cidr: str = "10.0.0.0/16"
@@ -107,13 +106,11 @@ class NetworkArgs(ArgsModel):
     """``pulumi.Input[str]``: an existing VPC to use instead of creating one. Default: create a VPC."""
 
     private_subnet_ids: Any = None
-    """``pulumi.Input[Sequence[str]]``: private subnets of ``vpc_id``; required with it."""
+    """``pulumi.Input[Sequence[str]]``: private subnets of ``vpc_id``; required with it.
+    Default: none (a created VPC gets its own)."""
 
     public_subnet_ids: Any = None
     """``pulumi.Input[Sequence[str]]``: public subnets of ``vpc_id``. Default: none."""
-
-    tags: dict[str, str] = Field(default_factory=dict)
-    """Tags for every resource, on top of which each gets a ``Name``. Default: none."""
 
     @property
     def bring_your_own(self) -> bool:
@@ -147,7 +144,6 @@ class NetworkArgs(ArgsModel):
         Raises ConfigError naming the first offending field. :class:`Network` calls this before it
         registers anything.
         """
-        validate_tags(self.tags)
         for service in self.interface_endpoints:
             if service not in INTERFACE_ENDPOINT_SERVICES:
                 raise ConfigError(

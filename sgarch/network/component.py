@@ -30,7 +30,7 @@ from collections.abc import Callable
 import pulumi
 import pulumi_aws as aws
 
-from sgarch.naming import child_name, merge_tags, validate_tags
+from sgarch.component import Component
 from sgarch.network.args import INTERFACE_ENDPOINT_SERVICES, SSM_ENDPOINT_SERVICES, NatStrategy, NetworkArgs
 from sgarch.network.checks import live_cidr_blocks
 from sgarch.network.layout import NetworkLayout
@@ -44,7 +44,7 @@ _PUBLIC_ELB_TAG = {"kubernetes.io/role/elb": "1"}
 _PRIVATE_ELB_TAG = {"kubernetes.io/role/internal-elb": "1"}
 
 
-class Network(pulumi.ComponentResource):
+class Network(Component):
     """A VPC with private (and public) subnets over N zones, NAT and endpoints; or an existing VPC.
 
     Outputs: ``vpc_id``, ``vpc_cidr``, ``private_subnet_ids``, ``public_subnet_ids`` (empty when there
@@ -62,13 +62,13 @@ class Network(pulumi.ComponentResource):
     availability_zone_ids: pulumi.Output[list[str]]
     vpc_cidrs: pulumi.Output[list[str]]
 
+    ARCHITECTURE = "network"
+
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         layout = args.check()
-        super().__init__(_TYPE, name, None, opts)
-        self._name = name
+        super().__init__(_TYPE, name, args, opts)
         self._args = args
-        self._tags = validate_tags(args.tags)
-        child = pulumi.ResourceOptions(parent=self)
+        child = self._opts()
 
         if layout is None:
             self._adopt(args)
@@ -91,12 +91,6 @@ class Network(pulumi.ComponentResource):
         )
 
     # -- helpers ---------------------------------------------------------------------------------------
-
-    def _n(self, *parts: str | int) -> str:
-        return child_name(self._name, *parts)
-
-    def _tagged(self, name: str, *extra: dict[str, str]) -> dict[str, str]:
-        return merge_tags(self._tags, *extra, {"Name": name})
 
     def _adopt(self, args: NetworkArgs) -> None:
         self.vpc_id = pulumi.Output.from_input(args.vpc_id)

@@ -9,12 +9,13 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from sgarch.validation import WORLD_CIDRS
+
 if TYPE_CHECKING:
     from sgarch.testing import ResourceRecord
 
 __all__ = ["WORLD_CIDRS", "Resources", "as_bool", "as_float", "policy_statements"]
 
-WORLD_CIDRS = frozenset({"0.0.0.0/0", "::/0"})
 
 SUBNET = "aws:ec2/subnet:Subnet"
 ROUTE = "aws:ec2/route:Route"

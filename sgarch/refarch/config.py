@@ -76,16 +76,20 @@ class WorkloadSettings(BaseModel):
     Without ``users`` and ``repos`` there is no workload and the stack sizes by ``tier`` alone.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # The field docstrings are the config keys' descriptions: `make docs` writes them into the stacks'
+    # Pulumi.yaml, and a test fails when an optional key does not say its default.
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
     users: int | None = None
-    """Workload: people who use Sourcegraph. Set with ``repos`` to size the tier and the storage."""
+    """Workload: people who use Sourcegraph. Set with ``repos`` to size the stack from the workload.
+    Default: none (0 means not set); the stack sizes by ``tier``."""
     repos: int | None = None
-    """Workload: repositories Sourcegraph clones and indexes."""
+    """Workload: repositories Sourcegraph clones and indexes. Default: none (0 means not set); set with
+    ``users``."""
     total_repo_gb: float | None = None
     """Workload: size of all repositories on disk, GB. Default: 100."""
     largest_repo_gb: float | None = None
-    """Workload: size of the largest repository, GB. Default: 5."""
+    """Workload: size of the largest repository, GB. Default: 5, or ``total_repo_gb`` if smaller."""
     largest_index_gb: float | None = None
     """Workload: largest precise code-intel index, GB; 0 turns precise code intel off. Default: 1."""
 

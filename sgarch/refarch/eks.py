@@ -12,7 +12,6 @@ import pulumi
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from sgarch.eks import EksCluster, EksClusterArgs
-from sgarch.eks.nodegroups import DEFAULT_HEADROOM
 from sgarch.eks.versions import DEFAULT_KUBERNETES_VERSION, SOURCEGRAPH_CHART_VERSION
 from sgarch.errors import ConfigError
 from sgarch.helm import SourcegraphRelease, SourcegraphReleaseArgs, excluded_services
@@ -31,10 +30,14 @@ from sgarch.naming import (
 from sgarch.network import NatStrategy, Network, NetworkArgs, check_brought_network
 from sgarch.refarch.config import WorkloadSettings, check_brought_vpc
 from sgarch.sizing import Estimate
+from sgarch.sizing.nodegroups import DEFAULT_HEADROOM
 from sgarch.tiers import get_tier
 from sgarch.validation import build
 
 __all__ = ["EksSettings", "deploy"]
+
+ARCHITECTURE = "eks"
+"""The ``sgarch:architecture`` tag on every resource of the stack, the network's included."""
 
 _ZERO_IS_UNSET = ("users", "repos", "node_count")
 
@@ -42,91 +45,114 @@ _ZERO_IS_UNSET = ("users", "repos", "node_count")
 class EksSettings(WorkloadSettings):
     """The stack's config keys (``pulumi config set <key> <value>``). Every key is optional."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
     tier: str | None = None
-    """XS to 3XL. Default: the tier the workload below needs, or XS without one."""
+    """Size tier XS, S, M, L, XL, 2XL or 3XL. Default: the tier the workload needs, or XS without one; a tier
+    below what the workload needs is an error, a larger one wins."""
     kubernetes_version: str = DEFAULT_KUBERNETES_VERSION
-    """EKS Kubernetes minor version; node groups and add-ons follow it."""
+    """EKS Kubernetes minor version (one EKS supports, listed in ``sgarch/eks/versions.py``). Upgrade one
+    minor at a time; node groups and managed add-ons follow it after the control plane. Default: the minor
+    sgarch creates clusters with."""
     sourcegraph_version: str = SOURCEGRAPH_CHART_VERSION
-    """Sourcegraph release X.Y.Z: the version of the ``sourcegraph`` chart, which pins every image to the
-    same release by digest. One of the chart releases sgarch has checked (``SOURCEGRAPH_CHART_RELEASES``);
-    pin the same release as a single-node stack to move data between them. Default: 7.6.0."""
+    """Sourcegraph release X.Y.Z: the version of the ``sourcegraph`` Helm chart, whose images are pinned to
+    the same release by digest. One of the chart releases sgarch has checked (``SOURCEGRAPH_CHART_RELEASES``
+    in ``sgarch/eks/versions.py``); pin the same release as a single-node stack to move data between them
+    (``sgarch migrate plan``). Default: the chart release sgarch's values were checked against."""
     instance_type: str | None = None
-    """Node type. Default: the cheapest m6a size that packs the pods."""
+    """Node instance type (m5, m6i, m6a or m7i, 2xlarge to 24xlarge). Default: the cheapest m6a size that
+    packs the pods."""
     node_count: int | None = None
-    """Total nodes. Default: what packing needs, at least one per zone."""
+    """Total nodes over all zones. Default: what bin-packing needs, at least one per zone (0 means not
+    set)."""
     node_headroom: float = DEFAULT_HEADROOM
-    """Fraction of each node kept free. Default: 0.15."""
+    """Fraction of each node's pod capacity kept free. Default: 0.15."""
     admin_principal_arns: tuple[str, ...] = ()
-    """IAM roles or users given cluster-admin."""
+    """IAM role or user ARNs given cluster-admin through access entries. Default: none besides the identity
+    that runs Pulumi."""
     endpoint_public_access: bool | None = None
-    """Public Kubernetes API endpoint besides the private one. Default: on when the stack creates the VPC
-    (``pulumi up`` reaches the API from where it runs, and a new VPC has no way in yet), off with ``vpc_id``
-    (run Pulumi from inside that network)."""
+    """Public Kubernetes API endpoint besides the private one: ``true`` or ``false``. Default: public when the
+    stack creates the VPC (``pulumi up`` must reach the Kubernetes API from where it runs, and a new VPC has
+    no way in yet), private only with ``vpc_id`` (run Pulumi from inside that network); ``false`` without
+    ``vpc_id`` is an error."""
     public_access_cidrs: tuple[str, ...] = ()
-    """Who may reach the public endpoint (IPv4 CIDR blocks). Required when the endpoint is public."""
+    """IPv4 CIDR blocks that may reach the public API endpoint (the addresses running ``pulumi up`` and
+    kubectl). Required when the endpoint is public, so when the stack creates the VPC; a /0 block needs
+    ``allow_public_api_from_anywhere``. Default: none."""
     allow_public_api_from_anywhere: bool = False
-    """Accept 0.0.0.0/0 in ``public_access_cidrs``. Default: off."""
+    """Accept 0.0.0.0/0 in ``public_access_cidrs`` (the API still requires AWS credentials). Default: off."""
     private_access_cidrs: tuple[str, ...] = ()
-    """Networks that may reach the private endpoint. Default: the VPC's CIDR for a new VPC."""
+    """Networks that may reach the private API endpoint. Default: the new VPC's CIDR; with ``vpc_id``, only
+    the cluster's own security group (nodes and control plane)."""
     vpc_id: str | None = None
     """Bring your own VPC: its id, with ``subnet_ids``. Default: a new VPC."""
     subnet_ids: tuple[str, ...] = ()
-    """Bring your own VPC: private subnets, one per zone, tagged kubernetes.io/role/internal-elb=1."""
+    """Bring your own VPC: private subnets, one per availability zone, tagged
+    kubernetes.io/role/internal-elb=1. Default: none (a new VPC's own)."""
     vpc_cidr: str = "10.50.0.0/16"
-    """CIDR of a new VPC."""
+    """CIDR of a new VPC. Default: 10.50.0.0/16."""
     az_count: int = 2
-    """Zones of a new VPC (and node groups)."""
+    """Availability zones of a new VPC, one node group each. Default: 2."""
     nat: Literal["single", "one_per_az"] = "single"
-    """NAT for a new VPC's private subnets."""
+    """NAT for a new VPC's private subnets: ``single`` or ``one_per_az``. Default: single, one NAT gateway."""
     certificate_arn: str | None = None
-    """ACM certificate for HTTPS on the ALB. Default: HTTP only."""
+    """ACM certificate ARN for HTTPS on the ALB (80 redirects to 443). Default: HTTP only."""
     host: str | None = None
-    """Host name of the ingress, such as sourcegraph.example.com."""
+    """Host name of the ingress rule, such as sourcegraph.example.com. Default: any host."""
     internet_facing: bool = False
-    """Internet-facing ALB (explicit choice). Default: internal."""
+    """Make the ALB internet-facing (an explicit choice; needs ``inbound_cidrs``). Default: internal."""
     inbound_cidrs: tuple[str, ...] = ()
-    """Who may reach the ALB; required when internet-facing."""
+    """Who may reach the ALB; required when it is internet-facing. Default: the AWS Load Balancer
+    Controller's, 0.0.0.0/0, so an internal ALB admits every network routed to the VPC."""
     postgres: bool = False
-    """RDS for PostgreSQL 16 instead of the in-cluster databases."""
+    """Amazon RDS for PostgreSQL 16 for pgsql, codeintel-db and codeinsights-db, one instance each. Default:
+    off, the chart's in-cluster databases on EBS."""
     postgres_auth: Literal["iam", "secret"] = "iam"
-    """RDS authentication: iam (IAM tokens as the role ``sourcegraph``, which a Job per database creates and
-    grants rds_iam before the release; the RDS-managed master password is read as a secret for those Jobs
-    only) or secret (the master user with postgres_password)."""
+    """RDS authentication: ``iam`` (IAM database authentication as the role ``sourcegraph``, which a Job per
+    database creates and grants rds_iam before the release; the RDS-managed master password is read as a
+    secret for those Jobs only) or ``secret`` (the master user with ``postgres_password``, in Kubernetes
+    Secrets). Default: iam."""
     postgres_password: str | None = None
-    """RDS master password for postgres_auth=secret (set it with --secret)."""
+    """RDS master password for ``postgres_auth: secret``; set it with ``pulumi config set --secret``. Default:
+    none."""
     postgres_multi_az: bool = True
-    """RDS Multi-AZ: a standby in a second zone for each database (doubles their price). Default: on; off is
-    policy finding SGA-018 unless suppressed."""
+    """RDS Multi-AZ: a standby in a second zone for each database, with automatic failover (doubles the RDS
+    price; ``sgarch plan`` shows it). Changed in place. Default: on; off is policy finding SGA-018 unless
+    suppressed."""
     redis: bool = False
-    """ElastiCache instead of the in-cluster Redis."""
+    """ElastiCache (Redis OSS 7.1, TLS, encrypted, an AUTH token kept in Secrets Manager, a replica in a
+    second zone with automatic failover) for redis-cache and redis-store. Default: off, the chart's in-cluster
+    Redis."""
     s3: bool = False
-    """An S3 bucket instead of blobstore."""
+    """One S3 bucket (versioned, encrypted, private) instead of blobstore, reached through Pod Identity; needs
+    ``sourcegraph_version`` 7.2.0 or later. Default: off, the chart's blobstore."""
     migrate_import: str | None = None
-    """Import a migration bundle, ``s3://bucket/prefix/manifest.json`` (``sgarch migrate export`` prints it).
-    While set, the release runs in maintenance mode (every Sourcegraph service at zero replicas, the
-    databases and blob storage up) and Kubernetes Jobs restore each database and copy the blobs; ``pulumi up``
-    waits for them and fails if a SHA-256 sum or a row count differs from the source's. Unset it and run
-    ``pulumi up`` again to start Sourcegraph on the imported data. Default: none."""
+    """Import a migration bundle, ``s3://BUCKET/PREFIX/manifest.json`` as ``sgarch migrate export`` printed
+    it. While set, the release runs in maintenance mode (every Sourcegraph service at zero replicas, the
+    databases and blob storage up) and Kubernetes Jobs restore each database and copy the blobs after the
+    release is installed; ``pulumi up`` waits for them and fails if a SHA-256 sum or a row count differs from
+    the source's. The bundle must come from the same ``sourcegraph_version``. Unset it and run ``pulumi up``
+    again to start Sourcegraph on the imported data. Default: none, no import."""
     migrate_export: str | None = None
-    """Export the release to ``s3://bucket/prefix`` (a single node imports it): maintenance mode as above,
-    then one Job dumps every database, tars the blobs and writes the manifest last. Unset it to leave
-    maintenance mode. Default: none."""
+    """Export the release to ``s3://BUCKET/PREFIX`` for a single node to import: maintenance mode as above,
+    then one Job dumps every database, tars the blobs and writes ``PREFIX/manifest.json`` last. Unset it to
+    leave maintenance mode. Not together with ``migrate_import``. Default: none, no export."""
     migrate_kms_key_arn: str | None = None
-    """ARN of the KMS key encrypting the migration bucket; required with migrate_import or migrate_export.
-    The Jobs' role may use it, and the bundle's prefix, and nothing else of the bucket."""
+    """ARN of the KMS key that encrypts the migration bucket; required with ``migrate_import`` or
+    ``migrate_export``. The Jobs' Pod Identity role may use this key and the bundle's prefix, nothing else of
+    the bucket. Default: none."""
     log_retention_days: int = 365
-    """Days the control-plane log group keeps its logs (a CloudWatch Logs period). Default: 365; less is
-    policy finding SGA-022 unless suppressed."""
+    """Days the control-plane log group keeps its logs: one of the periods CloudWatch Logs accepts (1, 3, 5,
+    7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653). Default:
+    365, a year of audit trail; less is policy finding SGA-022 unless suppressed."""
     log_kms_key_arn: str | None = None
-    """KMS key for the control-plane log group (its policy must allow logs.<region>.amazonaws.com).
-    Default: CloudWatch Logs' own encryption."""
+    """KMS key ARN encrypting the control-plane log group (its key policy must allow
+    logs.<region>.amazonaws.com). Default: CloudWatch Logs' own encryption."""
     enabled_cluster_log_types: tuple[str, ...] = ("api", "audit", "authenticator")
-    """Control-plane log types: api, audit, authenticator, controllerManager, scheduler. Default: the first
-    three."""
+    """Control-plane log types sent to CloudWatch: any of api, audit, authenticator, controllerManager,
+    scheduler. Default: api, audit and authenticator (fewer is policy finding SGA-015)."""
     tags: dict[str, str] = Field(default_factory=dict)
-    """Extra tags on every AWS resource."""
+    """Extra tags on every AWS resource (a map, set with ``pulumi config set --path``). Default: none."""
 
     @field_validator("sourcegraph_version", mode="before")
     @classmethod
@@ -226,6 +252,7 @@ def deploy(name: str, settings: EksSettings) -> dict[str, Any]:
             vpc_id=settings.vpc_id,
             private_subnet_ids=list(settings.subnet_ids),
             tags=settings.tags,
+            architecture=ARCHITECTURE,
         )
         zones = len(settings.subnet_ids)
         private_access = settings.private_access_cidrs
@@ -237,6 +264,7 @@ def deploy(name: str, settings: EksSettings) -> dict[str, Any]:
             az_count=settings.az_count,
             nat_strategy=NatStrategy(settings.nat),
             tags=settings.tags,
+            architecture=ARCHITECTURE,
         )
         zones = settings.az_count
         private_access = settings.private_access_cidrs or (settings.vpc_cidr,)
@@ -264,6 +292,7 @@ def deploy(name: str, settings: EksSettings) -> dict[str, Any]:
         log_kms_key_arn=settings.log_kms_key_arn,
         enabled_cluster_log_types=settings.enabled_cluster_log_types,
         tags=settings.tags,
+        architecture=ARCHITECTURE,
     )
     # Validate the whole configuration (and pack the nodes) before the first resource is registered.
     plan = cluster_args.node_plan()
@@ -305,6 +334,7 @@ def deploy(name: str, settings: EksSettings) -> dict[str, Any]:
             kms_key_arn=cluster.kms_key_arn,
             maintenance=settings.migrating,
             tags=settings.tags,
+            architecture=ARCHITECTURE,
         ),
         opts=pulumi.ResourceOptions(providers=[cluster.provider], depends_on=[cluster]),
     )
@@ -358,6 +388,7 @@ def _migration(
             # Room for every dump and the blob tar at once: the volumes they come from, in the estimate.
             export_scratch_gib=max(sum(est.service(key).storage_gb for key in stored), 20),
             tags=settings.tags,
+            architecture=ARCHITECTURE,
         ),
         opts=pulumi.ResourceOptions(providers=[cluster.provider], depends_on=[release.chart]),
     )

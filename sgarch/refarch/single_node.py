@@ -35,38 +35,47 @@ from sgarch.validation import build
 
 __all__ = ["SingleNodeSettings", "deploy"]
 
+ARCHITECTURE = "single-node"
+"""The ``sgarch:architecture`` tag on every resource of the stack, the network's included."""
+
 
 class SingleNodeSettings(WorkloadSettings):
     """The stack's config keys (``pulumi config set <key> <value>``). Every key is optional."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
     tier: str | None = None
-    """XS to XL. Default: the tier the workload below needs, or XS without one."""
+    """Size tier XS, S, M, L or XL. Default: the tier the workload needs, or XS without one; a tier below what
+    the workload needs is an error, a larger one wins."""
     sourcegraph_version: str = DEFAULT_SOURCEGRAPH_VERSION
-    """Sourcegraph release. Default: the one sgarch was tested with."""
+    """Sourcegraph release X.Y.Z. Changing it replaces the instance, never the data volume. Default: the
+    release sgarch was tested with."""
     image: Literal["sgarch", "stock"] = "sgarch"
-    """sgarch (our AMI) or stock (Amazon Linux 2023, installed at first boot). Default: sgarch."""
+    """``sgarch`` (the sgarch AMI, with Docker and the images baked in) or ``stock`` (Amazon Linux 2023,
+    installed at first boot). Default: sgarch."""
     ami_id: str | None = None
-    """An explicit AMI id. Default: looked up."""
+    """An explicit AMI id instead of the lookup. Default: the newest sgarch AMI of ``ami_owner`` for
+    ``sourcegraph_version``, or the newest Amazon Linux 2023 AMI with ``image: stock``."""
     ami_owner: str = "self"
-    """Owner of the sgarch AMI. Default: this account."""
+    """Account that owns the sgarch AMI (an account id, or ``self``). Default: self, this account."""
     instance_type: str | None = None
-    """Default: the tier's recommended type."""
+    """EC2 instance type. Default: the tier's recommended type."""
     data_volume_gib: int | None = None
-    """Default: from the workload, at least 500."""
+    """Data volume size, GiB; it can only grow. Default: computed from the workload, at least 500 GiB (0 means
+    not set)."""
     data_volume_snapshot_id: str | None = None
-    """Create the data volume from this snapshot (POC promotion, restore)."""
+    """Create the data volume from this snapshot (POC promotion or restore). Default: an empty volume."""
     data_volume_kms_key_id: str | None = None
-    """Customer KMS key ARN for the volumes. Default: the account's EBS key."""
+    """Customer KMS key ARN for the volumes. Default: the account's EBS key (encryption is always on)."""
     vpc_id: str | None = None
     """Bring your own VPC: its id, with ``subnet_ids``. Default: a new VPC."""
     subnet_ids: tuple[str, ...] = ()
-    """Bring your own VPC: private subnets, one per zone; the first holds the instance, all of them an internal
-    ALB."""
+    """Bring your own VPC: private subnets, one per zone; the first holds the instance, all of them an
+    internal ALB. Checked before anything is created. Default: none (a new VPC's own)."""
     public_subnet_ids: tuple[str, ...] = ()
-    """Bring your own VPC with an internet-facing ALB: public subnets (0.0.0.0/0 to an internet gateway), one per
-    zone in two zones or more, one of them the instance's. Required then; checked before anything is created."""
+    """Bring your own VPC with an internet-facing ALB: public subnets (0.0.0.0/0 to an internet gateway), one
+    per zone in two zones or more, one of them the instance's. Required then; checked before anything is
+    created. Default: none."""
     vpc_cidr: str = "10.40.0.0/16"
     """CIDR of a new VPC. Default: 10.40.0.0/16."""
     az_count: int = 2
@@ -75,32 +84,35 @@ class SingleNodeSettings(WorkloadSettings):
     """Zone ids of a new VPC (``use1-az1``), as many as ``az_count``. Default: the first zones of the region
     that offer the instance type (and the endpoints); pin the ``availability_zone_ids`` output here."""
     nat: Literal["none", "single", "one_per_az"] = "single"
-    """NAT for a new VPC's private subnets. Default: one NAT gateway (the instance pulls images and clones)."""
+    """NAT for a new VPC's private subnets: ``none``, ``single`` or ``one_per_az``. Default: single, one NAT
+    gateway (the instance pulls images and clones)."""
     interface_endpoints: bool = False
     """VPC interface endpoints for SSM, ECR, logs and STS in a new VPC. Default: off (NAT covers them)."""
     certificate_arn: str | None = None
-    """ACM certificate: turns on the ALB. Default: no ALB; use SSM port forwarding."""
+    """ACM certificate ARN: turns on an ALB with HTTPS (internal unless ``internet_facing``). Default: no ALB;
+    use SSM port forwarding."""
     internet_facing: bool = False
-    """Make the ALB internet-facing. Default: internal."""
+    """Make the ALB internet-facing (an explicit choice). Default: internal."""
     allowed_cidrs: tuple[str, ...] = ()
-    """Who may reach the ALB. Default: the VPC's CIDR."""
+    """Who may reach the ALB. Default: the VPC's CIDR; an internet-facing ALB must name its CIDRs."""
     zone_id: str | None = None
-    """Route53 zone for an alias record to the ALB."""
+    """Route53 hosted zone for an alias record to the ALB. Default: no record."""
     record_name: str | None = None
-    """Record name for the alias, such as sourcegraph.example.com."""
+    """Alias record name, such as sourcegraph.example.com; required with ``zone_id``. Default: no record."""
     alb_access_logs: bool = True
     """ALB access logs in S3. Default: on (finding SGA-023 when off, unless suppressed)."""
     alb_access_logs_bucket: str | None = None
-    """Existing bucket for the ALB's access logs (SSE-S3, its policy letting ELB log delivery write).
-    Default: a bucket the stack creates (private, TLS only, logs deleted after 90 days, kept on destroy)."""
+    """Existing bucket for the ALB's access logs (SSE-S3; its policy must let Elastic Load Balancing log
+    delivery write ``AWSLogs/<account>/``). Default: a bucket the stack creates (private, TLS only, logs
+    deleted after 90 days, kept on destroy)."""
     alb_deletion_protection: bool = True
     """ALB deletion protection. Default: on; turn it off (and pulumi up) before pulumi destroy."""
     alarm_topic_arn: str | None = None
-    """SNS topic for alarms. Default: none."""
+    """SNS topic for the CPU and disk alarms. Default: none, alarms without notifications."""
     snapshot_retention_days: int = 7
     """Daily data-volume snapshots to keep. Default: 7."""
     tags: dict[str, str] = Field(default_factory=dict)
-    """Extra tags on every resource."""
+    """Extra tags on every resource (a map, set with ``pulumi config set --path``). Default: none."""
 
     @model_validator(mode="after")
     def _byo_network(self) -> SingleNodeSettings:
@@ -216,6 +228,7 @@ def deploy(name: str, settings: SingleNodeSettings) -> dict[str, Any]:
         alarm_topic_arn=settings.alarm_topic_arn,
         snapshot_retention_days=settings.snapshot_retention_days,
         tags=dict(settings.tags),
+        architecture=ARCHITECTURE,
     )
     instance_type = node_args.instance_type or TIERS[node_args.tier].recommended_instance_type
     assert instance_type is not None  # SingleNodeArgs admits machine tiers only
@@ -264,6 +277,7 @@ def _network(
                 nat_strategy=NatStrategy(settings.nat),
                 interface_endpoints=INTERFACE_ENDPOINT_SERVICES if settings.interface_endpoints else (),
                 tags=dict(settings.tags),
+                architecture=ARCHITECTURE,
             ),
         )
         return network, network.availability_zone_ids
@@ -293,6 +307,7 @@ def _network(
             private_subnet_ids=list(settings.subnet_ids),
             public_subnet_ids=list(settings.public_subnet_ids) or None,
             tags=dict(settings.tags),
+            architecture=ARCHITECTURE,
         ),
     )
     return network, list(brought.availability_zone_ids)

@@ -1,22 +1,19 @@
 """The single-node reference architecture: one EC2 instance running Sourcegraph with Docker Compose.
 
-The component and its arguments load on first use, so reading the package's scripts or rendering user-data
-(the AMI builder does both) does not import Pulumi.
+Importing this package imports Pulumi. What runs on the host (user-data, scripts, the standalone files) is
+pure and lives in :mod:`sgarch.host`, which the AMI builder and the docs import instead.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from sgarch.single_node.args import (
-        DEFAULT_SOURCEGRAPH_VERSION,
-        EgressRule,
-        LoadBalancerArgs,
-        SingleNodeArgs,
-    )
-    from sgarch.single_node.component import DATA_DEVICE_NAME, SingleNode
+from sgarch.host import DATA_DEVICE_NAME
+from sgarch.single_node.args import (
+    DEFAULT_SOURCEGRAPH_VERSION,
+    EgressRule,
+    LoadBalancerArgs,
+    SingleNodeArgs,
+)
+from sgarch.single_node.component import SingleNode
 
 __all__ = [
     "DATA_DEVICE_NAME",
@@ -26,18 +23,3 @@ __all__ = [
     "SingleNode",
     "SingleNodeArgs",
 ]
-
-_HOME = {
-    "DATA_DEVICE_NAME": "component",
-    "SingleNode": "component",
-    "DEFAULT_SOURCEGRAPH_VERSION": "args",
-    "EgressRule": "args",
-    "LoadBalancerArgs": "args",
-    "SingleNodeArgs": "args",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _HOME:
-        return getattr(importlib.import_module(f"sgarch.single_node.{_HOME[name]}"), name)
-    raise AttributeError(f"module 'sgarch.single_node' has no attribute {name!r}")

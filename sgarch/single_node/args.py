@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from importlib import resources
 from typing import Literal
 
 from pydantic import field_validator, model_validator
 
 from sgarch.errors import ConfigError
+from sgarch.host import DEFAULT_SOURCEGRAPH_VERSION, check_no_proxy, deploy_commits, parse_proxy_url
 from sgarch.naming import EC2_RULE_DESCRIPTION, check_aws_text
 from sgarch.single_node.ec2_types import check_instance_type
-from sgarch.single_node.proxy import check_no_proxy, parse_proxy_url
 from sgarch.sizing import Workload, estimate
 from sgarch.tiers import Tier, get_tier
-from sgarch.validation import ArgsModel, StrInput, StrListInput
+from sgarch.validation import WORLD_CIDRS, ArgsModel, ComponentArgs, StrInput, StrListInput
 
 __all__ = [
     "AMI_NAME_PREFIX",
@@ -25,14 +24,10 @@ __all__ = [
     "SingleNodeArgs",
 ]
 
-DEFAULT_SOURCEGRAPH_VERSION = "7.5.4453"
-"""The newest deploy-sourcegraph-docker release tag sgarch was checked against."""
-
 AMI_NAME_PREFIX = "sourcegraph-single-node"
 """Name prefix of the sgarch single-node AMI (``amis/single-node/ami.yaml``): ``<prefix>-<version>-<build>``."""
 
 _VERSION = re.compile(r"^\d+\.\d+\.\d+$")
-_WORLD = ("0.0.0.0/0", "::/0")
 # Set by sgarch from http_proxy and no_proxy; extra_env must not fight over them.
 _PROXY_ENV = frozenset({"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY"})
 
@@ -56,7 +51,8 @@ class LoadBalancerArgs(ArgsModel):
     zone_id: StrInput | None = None
     """Route53 hosted zone for an alias record. Default: no record."""
     record_name: str | None = None
-    """Record name in ``zone_id`` (``sourcegraph.example.com``). Required with ``zone_id``."""
+    """Record name in ``zone_id`` (``sourcegraph.example.com``). Required with ``zone_id``. Default: no
+    record."""
     ssl_policy: str = "ELBSecurityPolicy-TLS13-1-2-2021-06"
     """TLS policy of the HTTPS listener. Default: TLS 1.3 and 1.2 only."""
     access_logs: bool = True
@@ -80,7 +76,7 @@ class LoadBalancerArgs(ArgsModel):
 
     @model_validator(mode="after")
     def _world_only_when_public(self) -> LoadBalancerArgs:
-        if not self.internet_facing and any(c in _WORLD for c in self.allowed_cidrs):
+        if not self.internet_facing and any(c in WORLD_CIDRS for c in self.allowed_cidrs):
             raise ConfigError(
                 "load_balancer.allowed_cidrs",
                 "private ranges for an internal load balancer",
@@ -114,7 +110,8 @@ class EgressRule(ArgsModel):
     to_port: int | None = None
     """Last TCP port. Default: ``from_port``."""
     description: str = "Code host"
-    """Shown on the rule in the console. EC2 accepts letters, digits, spaces and ``._-:/()#,@[]+=;{}!$*``."""
+    """Shown on the rule in the console. EC2 accepts letters, digits, spaces and ``._-:/()#,@[]+=;{}!$*``.
+    Default: ``Code host``."""
 
     @field_validator("cidr")
     @classmethod
@@ -140,7 +137,7 @@ class EgressRule(ArgsModel):
         return self
 
 
-class SingleNodeArgs(ArgsModel):
+class SingleNodeArgs(ComponentArgs):
     """Inputs of :class:`~sgarch.single_node.SingleNode`. Only the network is required."""
 
     vpc_id: StrInput
@@ -217,8 +214,6 @@ class SingleNodeArgs(ArgsModel):
     (or, without one, through whatever route the subnet has)."""
     extra_env: dict[str, str] = {}  # noqa: RUF012 - a pydantic field: each model gets its own copy
     """Extra environment for Sourcegraph's containers (HTTP_PROXY, NO_PROXY...). Default: none."""
-    tags: dict[str, str] = {}  # noqa: RUF012 - a pydantic field: each model gets its own copy
-    """Tags on every resource, merged over sgarch's own."""
 
     @field_validator("tier", mode="before")
     @classmethod
@@ -411,18 +406,6 @@ class SingleNodeArgs(ArgsModel):
                 "whose table lists it",
             )
         return self
-
-
-def deploy_commits() -> dict[str, str]:
-    """``{release: commit}`` from the ``deploy-commits`` table that install.sh checks a release's tag against."""
-    table = (
-        resources.files("sgarch.single_node")
-        .joinpath("scripts")
-        .joinpath("deploy-commits")
-        .read_text(encoding="utf-8")
-    )
-    pairs = (line.split() for line in table.splitlines() if line.strip() and not line.startswith("#"))
-    return {fields[0]: fields[1] for fields in pairs if len(fields) == 2}
 
 
 def _release_key(version: str) -> tuple[int, ...]:

@@ -15,20 +15,18 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from sgarch.component import Component
+from sgarch.host import DATA_DEVICE_NAME, UserDataConfig, render_user_data, render_user_data_base64
 from sgarch.naming import DLM_DESCRIPTION, aws_text
-from sgarch.single_node import alb_logs
+from sgarch.single_node._load_balancer import load_balancer
 from sgarch.single_node.args import AMI_NAME_PREFIX, SingleNodeArgs
-from sgarch.single_node.egress import cidr_kwargs, egress_rules
+from sgarch.single_node.egress import egress_rules
 from sgarch.sizing import estimate, estimate_for_tier
 from sgarch.sizing.compose import render_compose_override
 from sgarch.sizing.storage import MIN_DATA_VOLUME_GIB, data_volume_gib
 from sgarch.tiers import TIERS
 
-__all__ = ["DATA_DEVICE_NAME", "SingleNode"]
-
-DATA_DEVICE_NAME = "/dev/sdf"
-"""Where the data volume is attached. On Nitro instances it shows up as an NVMe device whose serial is the
-volume id; the boot script finds it by that serial."""
+__all__ = ["SingleNode"]
 
 _EC2_TRUST = json.dumps(
     {
@@ -52,10 +50,9 @@ _INSTANCE_POLICIES = {
     "cloudwatch-agent": "policy/CloudWatchAgentServerPolicy",
 }
 _DLM_POLICY = "policy/service-role/AWSDataLifecycleManagerServiceRole"
-_WORLD = ("0.0.0.0/0", "::/0")
 
 
-class SingleNode(pulumi.ComponentResource):
+class SingleNode(Component):
     """Sourcegraph on one EC2 instance, with its state on a separate, retained, encrypted EBS volume.
 
     Outputs: ``instance_id``, ``data_volume_id``, ``security_group_id``, ``private_ip``, ``url`` (the ALB's
@@ -68,9 +65,10 @@ class SingleNode(pulumi.ComponentResource):
     private_ip: pulumi.Output[str]
     url: pulumi.Output[str]
 
+    ARCHITECTURE = "single-node"
+
     def __init__(self, name: str, args: SingleNodeArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("sgarch:single-node:SingleNode", name, None, opts)
-        self._name = name
+        super().__init__("sgarch:single-node:SingleNode", name, args, opts)
         self._args = args
         spec = TIERS[args.tier]
         volume_spec = spec.data_volume
@@ -89,7 +87,7 @@ class SingleNode(pulumi.ComponentResource):
             f"{name}-instance",
             assume_role_policy=_EC2_TRUST,
             description="sgarch single-node instance: SSM Session Manager and the CloudWatch agent",
-            tags=self._tags("instance-role"),
+            tags=self._role_tags("instance-role"),
             opts=child,
         )
         for key, policy in _INSTANCE_POLICIES.items():
@@ -100,7 +98,7 @@ class SingleNode(pulumi.ComponentResource):
                 opts=child,
             )
         profile = aws.iam.InstanceProfile(
-            f"{name}-instance", role=role.name, tags=self._tags("instance-profile"), opts=child
+            f"{name}-instance", role=role.name, tags=self._role_tags("instance-profile"), opts=child
         )
 
         # --- network access ------------------------------------------------------------------------------
@@ -108,10 +106,10 @@ class SingleNode(pulumi.ComponentResource):
             f"{name}-instance",
             vpc_id=args.vpc_id,
             description="sgarch single-node instance: HTTP from its load balancer only; no SSH",
-            tags=self._tags("instance"),
+            tags=self._role_tags("instance"),
             opts=child,
         )
-        egress_rules(self, name, args, security_group, region, self._tags("egress"))
+        egress_rules(self, name, args, security_group, region, self._role_tags("egress"))
 
         # --- data volume: separate, encrypted, protected, retained -----------------------------------------
         size_gib = args.data_volume_gib or (
@@ -128,7 +126,7 @@ class SingleNode(pulumi.ComponentResource):
             kms_key_id=args.data_volume_kms_key_id,
             snapshot_id=args.data_volume_snapshot_id,
             final_snapshot=True,
-            tags=self._tags("data") | {"sgarch:backup": self._backup_tag()},
+            tags=self._role_tags("data") | {"sgarch:backup": self._backup_tag()},
             opts=pulumi.ResourceOptions(
                 parent=self,
                 protect=True,
@@ -140,8 +138,6 @@ class SingleNode(pulumi.ComponentResource):
         )
 
         # --- the instance ----------------------------------------------------------------------------------
-        from sgarch.single_node.userdata import UserDataConfig, render_user_data, render_user_data_base64
-
         compose_override = render_compose_override(
             est, host_vcpu=float(spec.vcpu), host_memory_gb=float(spec.memory_gb)
         )
@@ -188,7 +184,7 @@ class SingleNode(pulumi.ComponentResource):
                 encrypted=True,
                 kms_key_id=args.data_volume_kms_key_id,
                 delete_on_termination=True,
-                tags=self._tags("root"),
+                tags=self._role_tags("root"),
             ),
             maintenance_options=aws.ec2.InstanceMaintenanceOptionsArgs(auto_recovery="default"),
             user_data=user_data if args.http_proxy is None else None,
@@ -196,7 +192,7 @@ class SingleNode(pulumi.ComponentResource):
             user_data_replace_on_change=True,
             # Not volume_tags: the provider applies those to every attached volume, the data volume included,
             # and would strip its own tags (the DLM backup tag among them) on the next update.
-            tags=self._tags("instance") | {"Name": f"{name}-sourcegraph"},
+            tags=self._role_tags("instance") | {"Name": f"{name}-sourcegraph"},
             opts=child,
         )
         self.instance = instance
@@ -215,7 +211,7 @@ class SingleNode(pulumi.ComponentResource):
 
         self._backups(data_volume, partition)
         self._alarms(instance, region, partition)
-        url = self._load_balancer(security_group, instance, instance.private_ip)
+        url = load_balancer(self, security_group, instance)
 
         self.instance_id = instance.id
         self.data_volume_id = data_volume.id
@@ -235,10 +231,10 @@ class SingleNode(pulumi.ComponentResource):
 
     # ------------------------------------------------------------------------------------------------------
 
-    def _tags(self, role: str) -> dict[str, str]:
-        return {"sgarch:component": "single-node", "sgarch:role": role, "ManagedBy": "sgarch"} | dict(
-            self._args.tags
-        )
+    def _role_tags(self, role: str) -> dict[str, str]:
+        """sgarch's tags and the user's, and which part of the single node the resource is (``sgarch:role``);
+        ``sgarch doctor`` finds the instance by ``sgarch:component``."""
+        return self._tags({"sgarch:component": "single-node", "sgarch:role": role})
 
     def _backup_tag(self) -> str:
         """The value of the ``sgarch:backup`` tag DLM snapshots by: project, stack and component, so that two
@@ -276,7 +272,10 @@ class SingleNode(pulumi.ComponentResource):
         name, args = self._name, self._args
         child = pulumi.ResourceOptions(parent=self)
         dlm_role = aws.iam.Role(
-            f"{name}-snapshots", assume_role_policy=_DLM_TRUST, tags=self._tags("snapshot-role"), opts=child
+            f"{name}-snapshots",
+            assume_role_policy=_DLM_TRUST,
+            tags=self._role_tags("snapshot-role"),
+            opts=child,
         )
         aws.iam.RolePolicyAttachment(
             f"{name}-snapshots",
@@ -308,7 +307,7 @@ class SingleNode(pulumi.ComponentResource):
                     )
                 ],
             ),
-            tags=self._tags("snapshots"),
+            tags=self._role_tags("snapshots"),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[data_volume]),
         )
 
@@ -331,7 +330,7 @@ class SingleNode(pulumi.ComponentResource):
             threshold=1,
             comparison_operator="GreaterThanOrEqualToThreshold",
             alarm_actions=[recover, *notify],
-            tags=self._tags("alarm"),
+            tags=self._role_tags("alarm"),
             opts=child,
         )
         aws.cloudwatch.MetricAlarm(
@@ -347,7 +346,7 @@ class SingleNode(pulumi.ComponentResource):
             comparison_operator="GreaterThanThreshold",
             alarm_actions=notify,
             ok_actions=notify,
-            tags=self._tags("alarm"),
+            tags=self._role_tags("alarm"),
             opts=child,
         )
         aws.cloudwatch.MetricAlarm(
@@ -364,157 +363,6 @@ class SingleNode(pulumi.ComponentResource):
             treat_missing_data="missing",
             alarm_actions=notify,
             ok_actions=notify,
-            tags=self._tags("alarm"),
+            tags=self._role_tags("alarm"),
             opts=child,
         )
-
-    def _load_balancer(
-        self, instance_sg: aws.ec2.SecurityGroup, instance: aws.ec2.Instance, private_ip: pulumi.Output[str]
-    ) -> pulumi.Output[str]:
-        name, lb = self._name, self._args.load_balancer
-        if lb is None:
-            return pulumi.Output.concat("http://", private_ip, " (through SSM port forwarding)")
-        child = pulumi.ResourceOptions(parent=self)
-        alb_sg = aws.ec2.SecurityGroup(
-            f"{name}-alb",
-            vpc_id=self._args.vpc_id,
-            description="sgarch single-node load balancer: HTTPS (and the HTTP redirect) from allowed networks",
-            tags=self._tags("load-balancer"),
-            opts=child,
-        )
-        cidrs: list[pulumi.Input[str]]
-        if lb.allowed_cidrs:
-            cidrs = list(lb.allowed_cidrs)
-        else:
-            # An internal ALB defaults to the VPC's own range.
-            vpc = aws.ec2.get_vpc_output(id=self._args.vpc_id, opts=pulumi.InvokeOutputOptions(parent=self))
-            cidrs = [vpc.cidr_block]
-        for index, cidr in enumerate(cidrs):
-            # Port 80 only redirects to 443; it is never opened to the whole internet, where 443 alone is.
-            ports = (443,) if isinstance(cidr, str) and cidr in _WORLD else (443, 80)
-            for port in ports:
-                aws.vpc.SecurityGroupIngressRule(
-                    f"{name}-alb-{port}-{index}",
-                    security_group_id=alb_sg.id,
-                    ip_protocol="tcp",
-                    from_port=port,
-                    to_port=port,
-                    **cidr_kwargs(cidr),
-                    description="HTTPS to Sourcegraph" if port == 443 else "HTTP, redirected to HTTPS",
-                    tags=self._tags("load-balancer"),
-                    opts=child,
-                )
-        aws.vpc.SecurityGroupEgressRule(
-            f"{name}-alb-to-instance",
-            security_group_id=alb_sg.id,
-            ip_protocol="tcp",
-            from_port=80,
-            to_port=80,
-            referenced_security_group_id=instance_sg.id,
-            description="To the Sourcegraph frontend on the instance",
-            tags=self._tags("load-balancer"),
-            opts=child,
-        )
-        aws.vpc.SecurityGroupIngressRule(
-            f"{name}-instance-from-alb",
-            security_group_id=instance_sg.id,
-            ip_protocol="tcp",
-            from_port=80,
-            to_port=80,
-            referenced_security_group_id=alb_sg.id,
-            description="HTTP from the load balancer, which terminates TLS",
-            tags=self._tags("load-balancer"),
-            opts=child,
-        )
-        access_logs: aws.lb.LoadBalancerAccessLogsArgsDict | None = None
-        alb_opts = child
-        if lb.access_logs:
-            log_bucket: pulumi.Input[str]
-            if lb.access_logs_bucket:
-                log_bucket = lb.access_logs_bucket
-            else:
-                created, policy = alb_logs.log_bucket(
-                    lambda part: f"{name}-{part}", self._tags("load-balancer"), self
-                )
-                log_bucket = created.bucket
-                # ELB checks that it may write to the bucket when logging is turned on.
-                alb_opts = pulumi.ResourceOptions(parent=self, depends_on=[policy])
-            access_logs = {"bucket": log_bucket, "enabled": True}
-        alb = aws.lb.LoadBalancer(
-            f"{name}-alb",
-            load_balancer_type="application",
-            internal=not lb.internet_facing,
-            security_groups=[alb_sg.id],
-            subnets=lb.subnet_ids,
-            drop_invalid_header_fields=True,
-            idle_timeout=120,  # streamed searches run up to 60 s
-            access_logs=access_logs,
-            enable_deletion_protection=lb.deletion_protection,
-            tags=self._tags("load-balancer"),
-            opts=alb_opts,
-        )
-        target_group = aws.lb.TargetGroup(
-            f"{name}-frontend",
-            port=80,
-            protocol="HTTP",
-            target_type="instance",
-            vpc_id=self._args.vpc_id,
-            health_check=aws.lb.TargetGroupHealthCheckArgs(
-                path="/healthz",
-                protocol="HTTP",
-                matcher="200",
-                interval=30,
-                healthy_threshold=2,
-                unhealthy_threshold=3,
-            ),
-            tags=self._tags("load-balancer"),
-            opts=child,
-        )
-        # TargetGroupAttachment has no tags in AWS.
-        aws.lb.TargetGroupAttachment(
-            f"{name}-frontend", target_group_arn=target_group.arn, target_id=instance.id, port=80, opts=child
-        )
-        aws.lb.Listener(
-            f"{name}-https",
-            load_balancer_arn=alb.arn,
-            port=443,
-            protocol="HTTPS",
-            ssl_policy=lb.ssl_policy,
-            certificate_arn=lb.certificate_arn,
-            default_actions=[
-                aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=target_group.arn)
-            ],
-            tags=self._tags("load-balancer"),
-            opts=child,
-        )
-        aws.lb.Listener(
-            f"{name}-http-redirect",
-            load_balancer_arn=alb.arn,
-            port=80,
-            protocol="HTTP",
-            default_actions=[
-                aws.lb.ListenerDefaultActionArgs(
-                    type="redirect",
-                    redirect=aws.lb.ListenerDefaultActionRedirectArgs(
-                        port="443", protocol="HTTPS", status_code="HTTP_301"
-                    ),
-                )
-            ],
-            tags=self._tags("load-balancer"),
-            opts=child,
-        )
-        if lb.zone_id is not None and lb.record_name:
-            aws.route53.Record(
-                f"{name}-alias",
-                zone_id=lb.zone_id,
-                name=lb.record_name,
-                type="A",
-                aliases=[
-                    aws.route53.RecordAliasArgs(
-                        name=alb.dns_name, zone_id=alb.zone_id, evaluate_target_health=True
-                    )
-                ],
-                opts=child,
-            )
-            return pulumi.Output.from_input(f"https://{lb.record_name}")
-        return pulumi.Output.concat("https://", alb.dns_name)

@@ -14,9 +14,9 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
+from sgarch.host import parse_proxy_url
 from sgarch.naming import EC2_RULE_DESCRIPTION, aws_text
 from sgarch.single_node.args import SingleNodeArgs
-from sgarch.single_node.proxy import parse_proxy_url
 
 __all__ = ["cidr_kwargs", "egress_rules"]
 

@@ -32,7 +32,7 @@ every curve as a *share*:
 - **Storage is unchanged**: gitserver 1.3 ×, zoekt 0.6 × the repository data, searcher's cache from the
   largest repository and the total, exactly upstream's formulas.
 
-The node plans (:mod:`sgarch.eks.nodegroups`) add the other half: a tier's nodes never offer less than the
+The node plans (:mod:`sgarch.sizing.nodegroups`) add the other half: a tier's nodes never offer less than the
 tier's vCPU and memory. Further differences from upstream:
 
 1. **Tier from users and repositories.** Upstream lets the repositories ladder overwrite the users ladder,
@@ -55,16 +55,14 @@ Totals are rounded up: CPU to a quarter core, memory to a quarter GB, storage to
 
 from __future__ import annotations
 
-import enum
 import math
-from collections.abc import Iterable
-from dataclasses import dataclass, field
 from functools import cache
 
 from sgarch.errors import ConfigError
-from sgarch.sizing.reference_points import CURVES, Curve, Point
+from sgarch.sizing._curves import CurveReading, read_curves
+from sgarch.sizing._results import Architecture, Estimate, ServiceEstimate, Totals
 from sgarch.sizing.workload import Workload
-from sgarch.tiers import TIERS, Tier, TierSpec, get_tier, tier_for_repos, tier_for_users
+from sgarch.tiers import TIERS, Tier, get_tier, tier_for_repos, tier_for_users
 
 __all__ = [
     "GITSERVER_MEMORY_CAP_GB",
@@ -96,16 +94,6 @@ limit is at least twice this. Memory beyond it serves as page cache, which needs
 ZOEKT_MEMORY_CAP_GB = 16.0
 """Memory requested per zoekt-webserver replica at most, GB (its limit stays upstream's): upstream's own
 figure at 250,000 repositories. zoekt memory-maps its index shards, so the rest is page cache."""
-
-
-class Architecture(str, enum.Enum):
-    """The reference architecture sgarch recommends."""
-
-    SINGLE_NODE = "single-node"
-    EKS = "eks"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 # Services in the order tables list them; names are the Helm chart's keys.
@@ -146,344 +134,11 @@ SINGLETONS = frozenset(
 
 _FOLDED = {"symbols": "searcher"}
 
-_UPSTREAM_NAMES = {"codeinsights-db": "codeInsightsDB", "codeintel-db": "codeIntelDB"}
-
 # Services without a curve still need their chart-default resources and storage so the totals are whole.
 _NO_CURVE_DEFAULTS = {"grafana": (1, 0.1, 1.0, 0.5, 0.5, 2)}
 
-_FACTOR_LABELS = {
-    "engaged_users": "users",
-    "average_repositories": "repositories",
-    "total_repo_size_gb": "total repository size (GB)",
-    "largest_repo_size_gb": "largest repository (GB)",
-    "largest_index_size_gb": "largest code-intel index (GB)",
-    "user_repo_sum_ratio": "(users + repositories) / 1000",
-}
 
-
-@dataclass(frozen=True)
-class ServiceEstimate:
-    """Resources of one service. CPU, memory and storage are **totals across all replicas**.
-
-    Per-pod figures (what Helm's ``resources`` and Compose's ``cpus``/``mem_limit`` take) are the
-    ``*_per_replica`` properties. Storage is the service's persistent volume total; ephemeral storage is
-    scratch space (searcher's cache).
-    """
-
-    name: str
-    replicas: int
-    cpu_request: float
-    cpu_limit: float
-    memory_request_gb: float
-    memory_limit_gb: float
-    ephemeral_request_gb: float
-    ephemeral_limit_gb: float
-    storage_gb: int
-
-    @property
-    def enabled(self) -> bool:
-        """False when the workload turns the service off (precise code intel with a 0 GB index)."""
-        return self.replicas > 0
-
-    def _per(self, total: float) -> float:
-        return total / self.replicas if self.replicas else 0.0
-
-    @property
-    def cpu_request_per_replica(self) -> float:
-        """CPU request of one pod, cores."""
-        return self._per(self.cpu_request)
-
-    @property
-    def cpu_limit_per_replica(self) -> float:
-        """CPU limit of one pod, cores."""
-        return self._per(self.cpu_limit)
-
-    @property
-    def memory_request_gb_per_replica(self) -> float:
-        """Memory request of one pod, GB."""
-        return self._per(self.memory_request_gb)
-
-    @property
-    def memory_limit_gb_per_replica(self) -> float:
-        """Memory limit of one pod, GB."""
-        return self._per(self.memory_limit_gb)
-
-    @property
-    def ephemeral_limit_gb_per_replica(self) -> float:
-        """Scratch space of one pod, GB."""
-        return self._per(self.ephemeral_limit_gb)
-
-
-@dataclass(frozen=True)
-class Totals:
-    """Sums over every service of an estimate."""
-
-    cpu_request: float
-    cpu_limit: float
-    memory_request_gb: float
-    memory_limit_gb: float
-    ephemeral_request_gb: float
-    ephemeral_limit_gb: float
-    storage_gb: int
-    replicas: int
-
-    @classmethod
-    def of(cls, services: Iterable[ServiceEstimate]) -> Totals:
-        """Sum ``services``."""
-        items = list(services)
-        return cls(
-            cpu_request=_fsum(s.cpu_request for s in items),
-            cpu_limit=_fsum(s.cpu_limit for s in items),
-            memory_request_gb=_fsum(s.memory_request_gb for s in items),
-            memory_limit_gb=_fsum(s.memory_limit_gb for s in items),
-            ephemeral_request_gb=_fsum(s.ephemeral_request_gb for s in items),
-            ephemeral_limit_gb=_fsum(s.ephemeral_limit_gb for s in items),
-            storage_gb=sum(s.storage_gb for s in items),
-            replicas=sum(s.replicas for s in items),
-        )
-
-
-@dataclass(frozen=True)
-class Estimate:
-    """The estimator's answer for one workload."""
-
-    workload: Workload
-    tier: Tier
-    users_tier: Tier
-    repos_tier: Tier
-    decided_by: str
-    """Which dimension set the tier: ``"users"``, ``"repos"``, ``"users and repos"``, or ``"tier"`` when an
-    explicit tier above what the workload needs was asked for."""
-    services: tuple[ServiceEstimate, ...]
-    totals: Totals
-    recommended_architecture: Architecture
-    recommended_instance_type: str | None
-    """The EC2 type for single-node tiers; None on EKS, where node groups are sized by bin-packing."""
-    warnings: tuple[str, ...] = field(default=())
-
-    @property
-    def tier_spec(self) -> TierSpec:
-        """Capacity and hardware of :attr:`tier`."""
-        return TIERS[self.tier]
-
-    @property
-    def reason(self) -> str:
-        """One sentence on why this tier, naming the deciding dimension."""
-        w = self.workload
-        users = f"{w.users:,} users need {self.users_tier} (up to {TIERS[self.users_tier].max_users:,})"
-        repos = f"{w.repos:,} repos need {self.repos_tier} (up to {TIERS[self.repos_tier].max_repos:,})"
-        if self.decided_by == "tier":
-            needed = max(self.users_tier, self.repos_tier)
-            return f"Tier {self.tier} as configured; the workload alone needs {needed} ({users}; {repos})."
-        if self.decided_by == "repos":
-            return f"Repos decided it: {repos}; {w.users:,} users alone would be {self.users_tier}."
-        if self.decided_by == "users":
-            return f"Users decided it: {users}; {w.repos:,} repos alone would be {self.repos_tier}."
-        return f"Users and repos agree: {users}, and {repos}."
-
-    def service(self, name: str) -> ServiceEstimate:
-        """The estimate of one service by chart key (``"gitserver"``). Raises KeyError when unknown."""
-        for svc in self.services:
-            if svc.name == name:
-                return svc
-        raise KeyError(name)
-
-
-# --- curve evaluation ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Prepared:
-    """A curve made monotone: running maxima of replicas, totals (or per-pod values) and storage."""
-
-    service: str
-    factor: str
-    values: tuple[float, ...]
-    replicas: tuple[int, ...]
-    sets_replicas: bool
-    # cpu_req, cpu_lim, mem_req, mem_lim: totals when the curve sets replicas, else per pod.
-    resources: tuple[tuple[float, float, float, float], ...]
-    ephemeral: tuple[tuple[float, float], ...]
-    storage: tuple[float, ...]
-    sets_cpu: bool
-    sets_memory: bool
-    sets_ephemeral: bool
-    sets_storage: bool
-
-
-def _running_max(rows: list[tuple[float, ...]]) -> list[tuple[float, ...]]:
-    out: list[tuple[float, ...]] = []
-    for row in rows:
-        out.append(row if not out else tuple(max(a, b) for a, b in zip(out[-1], row, strict=True)))
-    return out
-
-
-# zoekt-webserver's 5,000,000-repository point gives 50 replicas with 2,160/4,320 GB of memory and 8/384
-# cores: totals across the replicas (43 GB and under 8 cores each), not figures per replica.
-_ZOEKT_TOP_REPOS = 5_000_000
-_ZOEKT_TOP_REPLICAS = 50
-
-
-def _corrected(curve: Curve) -> Curve:
-    if curve.service != "indexedSearch":
-        return curve
-    # Both zoekt-webserver curves share their points, so the CPU curve takes the memory curve's replicas
-    # and, like it, counts totals across them; the top point is divided back to one replica.
-    memory_curve = next(c for c in CURVES if c.service == "indexedSearch")
-    replicas = {p.value: p.replicas for p in memory_curve.points}
-    points = []
-    for p in curve.points:
-        if p.value == _ZOEKT_TOP_REPOS:
-            p = p._replace(
-                cpu_request=p.cpu_request / _ZOEKT_TOP_REPLICAS,
-                cpu_limit=p.cpu_limit / _ZOEKT_TOP_REPLICAS,
-                mem_request_gb=p.mem_request_gb / _ZOEKT_TOP_REPLICAS,
-                mem_limit_gb=p.mem_limit_gb / _ZOEKT_TOP_REPLICAS,
-            )
-        points.append(p._replace(replicas=replicas[p.value]))
-    return curve._replace(points=tuple(points))
-
-
-def _prepare(curve: Curve) -> _Prepared:
-    curve = _corrected(curve)
-    points: tuple[Point, ...] = curve.points
-    sets_replicas = any(p.replicas > 0 for p in points)
-    replicas = [int(r[0]) for r in _running_max([(float(p.replicas),) for p in points])]
-    res_rows: list[tuple[float, ...]] = []
-    for p, r in zip(points, replicas, strict=True):
-        mult = max(r, 1) if sets_replicas else 1
-        res_rows.append(
-            (p.cpu_request * mult, p.cpu_limit * mult, p.mem_request_gb * mult, p.mem_limit_gb * mult)
-        )
-    resources = _running_max(res_rows)
-    ephemeral = _running_max([(p.eph_request_gb, p.eph_limit_gb) for p in points])
-    storage = [row[0] for row in _running_max([(p.storage_gb,) for p in points])]
-    return _Prepared(
-        service=_UPSTREAM_NAMES.get(curve.service, curve.service),
-        factor=curve.factor,
-        values=tuple(p.value for p in points),
-        replicas=tuple(replicas),
-        sets_replicas=sets_replicas,
-        resources=tuple((r[0], r[1], r[2], r[3]) for r in resources),
-        ephemeral=tuple((e[0], e[1]) for e in ephemeral),
-        storage=tuple(storage),
-        sets_cpu=any(p.cpu_request or p.cpu_limit for p in points),
-        sets_memory=any(p.mem_request_gb or p.mem_limit_gb for p in points),
-        sets_ephemeral=any(p.eph_limit_gb > 0 for p in points),
-        sets_storage=any(p.storage_gb > 0 for p in points),
-    )
-
-
-@cache
-def _prepared_curves() -> tuple[_Prepared, ...]:
-    return tuple(_prepare(c) for c in CURVES)
-
-
-@dataclass(frozen=True)
-class _Point:
-    replicas: int
-    resources: tuple[float, float, float, float]
-    ephemeral: tuple[float, float]
-    storage: float
-    beyond: bool
-
-
-def _round_half_away(x: float) -> int:
-    return math.floor(abs(x) + 0.5) * (1 if x >= 0 else -1)
-
-
-def _interpolate(curve: _Prepared, v: float) -> _Point:
-    values = curve.values
-    b = next((i for i, value in enumerate(values) if value >= v), None)
-    if b is None:
-        last = len(values) - 1
-        return _Point(
-            curve.replicas[last], curve.resources[last], curve.ephemeral[last], curve.storage[last], True
-        )
-    a = b - 1 if b > 0 else b
-    span = values[b] - values[a]
-    f = (v - values[a]) / span if span else 0.0
-    f = max(f, 0.0)  # below the first point the first point applies
-
-    def lin(x: float, y: float) -> float:
-        return x + (y - x) * f
-
-    return _Point(
-        replicas=curve.replicas[a] + _round_half_away((curve.replicas[b] - curve.replicas[a]) * f),
-        resources=(
-            lin(curve.resources[a][0], curve.resources[b][0]),
-            lin(curve.resources[a][1], curve.resources[b][1]),
-            lin(curve.resources[a][2], curve.resources[b][2]),
-            lin(curve.resources[a][3], curve.resources[b][3]),
-        ),
-        ephemeral=(
-            lin(curve.ephemeral[a][0], curve.ephemeral[b][0]),
-            lin(curve.ephemeral[a][1], curve.ephemeral[b][1]),
-        ),
-        # Upstream never interpolates storage: it takes the point below.
-        storage=curve.storage[a],
-        beyond=False,
-    )
-
-
-def _factor_value(factor: str, w: Workload) -> float:
-    return {
-        "engaged_users": float(w.users),
-        "average_repositories": float(w.repos),
-        "total_repo_size_gb": w.total_repo_gb,
-        "largest_repo_size_gb": w.largest_repo,
-        "largest_index_size_gb": w.largest_index_gb,
-        # Integer division, as upstream.
-        "user_repo_sum_ratio": float((w.users + w.repos) // 1000),
-    }[factor]
-
-
-@dataclass
-class _Acc:
-    replicas: int = 0
-    cpu: tuple[float, float] | None = None
-    cpu_is_total: bool = False
-    memory: tuple[float, float] | None = None
-    memory_is_total: bool = False
-    ephemeral: tuple[float, float] | None = None
-    storage: float = 0.0
-
-
-def _ceil_to(x: float, step: float) -> float:
-    # The small epsilon keeps 6.000000001 (float noise) from rounding up a whole step.
-    return math.ceil(x / step - 1e-9) * step
-
-
-def _raw_services(w: Workload, warnings: list[tuple[str, str]]) -> dict[str, _Acc]:
-    acc: dict[str, _Acc] = {}
-    for curve in _prepared_curves():
-        v = _factor_value(curve.factor, w)
-        point = _interpolate(curve, v)
-        if point.beyond:
-            warnings.append(
-                (
-                    curve.service,
-                    f"{curve.service}: {_FACTOR_LABELS[curve.factor]} of {v:,g} is beyond the largest reference "
-                    f"point ({curve.values[-1]:,g}); the estimate stops there, so ask Sourcegraph to confirm it",
-                )
-            )
-        svc = acc.setdefault(curve.service, _Acc())
-        if curve.sets_replicas and svc.replicas == 0:
-            svc.replicas = point.replicas
-        if curve.sets_cpu and svc.cpu is None:
-            svc.cpu = (point.resources[0], point.resources[1])
-            svc.cpu_is_total = curve.sets_replicas
-        if curve.sets_memory and svc.memory is None:
-            svc.memory = (point.resources[2], point.resources[3])
-            svc.memory_is_total = curve.sets_replicas
-        if curve.sets_ephemeral and svc.ephemeral is None:
-            svc.ephemeral = point.ephemeral
-        if curve.sets_storage:
-            svc.storage = point.storage
-    return acc
-
-
-def _finish(name: str, svc: _Acc, replicas: int) -> ServiceEstimate:
+def _finish(name: str, svc: CurveReading, replicas: int) -> ServiceEstimate:
     def total(pair: tuple[float, float] | None, is_total: bool) -> tuple[float, float]:
         if pair is None or replicas == 0:
             return (0.0, 0.0)
@@ -505,6 +160,11 @@ def _finish(name: str, svc: _Acc, replicas: int) -> ServiceEstimate:
         ephemeral_limit_gb=eph[1],
         storage_gb=math.ceil(svc.storage - 1e-9),
     )
+
+
+def _ceil_to(x: float, step: float) -> float:
+    # The small epsilon keeps 6.000000001 (float noise) from rounding up a whole step.
+    return math.ceil(x / step - 1e-9) * step
 
 
 def _rounded(s: ServiceEstimate, factors: tuple[float, float]) -> ServiceEstimate:
@@ -537,7 +197,7 @@ def _merge(a: ServiceEstimate, b: ServiceEstimate, name: str) -> ServiceEstimate
 
 def _services(w: Workload, warnings: list[str], factors: tuple[float, float]) -> tuple[ServiceEstimate, ...]:
     curve_warnings: list[tuple[str, str]] = []
-    raw = _raw_services(w, curve_warnings)
+    raw = read_curves(w, curve_warnings)
     total_gb, largest_gb = w.total_repo_gb, w.largest_repo
 
     # Formulas that replace the curves' storage (upstream Calculate()).
@@ -704,7 +364,3 @@ def estimate_for_tier(tier: Tier | str) -> Estimate:
     its own workload.
     """
     return estimate(tier_workload(tier))
-
-
-def _fsum(values: Iterable[float]) -> float:
-    return math.fsum(values)

@@ -14,6 +14,7 @@ from typing import Any
 from sgarch.testing._ec2_invokes import EC2_INVOKES
 from sgarch.testing._ec2_invokes import filter_values as _filter_values
 from sgarch.testing._fakes import ACCOUNT_ID, InvokeFailedError, fake_hex, partition_for
+from sgarch.testing._s3_invokes import S3_INVOKES
 
 __all__ = ["DEFAULT_INVOKES", "InvokeFailedError", "InvokeHandler"]
 
@@ -275,6 +276,7 @@ def _get_managed_prefix_list(args: Mapping[str, Any], region: str) -> Mapping[st
 
 DEFAULT_INVOKES: dict[str, InvokeHandler] = {
     **EC2_INVOKES,
+    **S3_INVOKES,
     "aws:ec2/getManagedPrefixList:getManagedPrefixList": _get_managed_prefix_list,
     "aws:ec2/getAmi:getAmi": _get_ami,
     "aws:index/getCallerIdentity:getCallerIdentity": _get_caller_identity,

@@ -14,15 +14,13 @@ from sgarch.ami.spec import AmiSpec, load_spec, resolve_script
 from sgarch.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
-INSTALL_SH = REPO / "sgarch" / "single_node" / "scripts" / "install.sh"
+INSTALL_SH = REPO / "sgarch" / "host" / "scripts" / "install.sh"
 
 
 def test_single_node_runs_the_single_node_install_script_first() -> None:
-    if not INSTALL_SH.exists():
-        pytest.skip("sgarch/single_node/scripts/install.sh does not exist yet")
     loaded = load_spec(REPO / "amis" / "single-node")
     first = loaded.provisioners[0]
-    assert first.ref == "package:sgarch.single_node/scripts/install.sh"
+    assert first.ref == "package:sgarch.host/scripts/install.sh"
     assert first.path.resolve() == INSTALL_SH
     assert first.content == INSTALL_SH.read_bytes()  # the very script cloud-init runs on a stock AMI
     assert first.args == ("--pull-images",)
@@ -137,6 +135,15 @@ def _spec_error(tmp_path: Path, yaml_text: str) -> str:
             "hardening: ['package:sgarch.nonexistent/x.sh']\n",
             "hardening[0] must be a script in an installed package (got 'package:sgarch.nonexistent/x.sh')",
         ),
+        (
+            "hardening: ['package:sgarch.errors/x.sh']\n",
+            "hardening[0] must be a script in an installed package (got 'package:sgarch.errors/x.sh'): "
+            "sgarch.errors is a module; name its package.",
+        ),
+        (
+            "hardening: ['package:sgarch.host/scripts/missing.sh']\n",
+            "hardening[0] must be an existing script (got 'package:sgarch.host/scripts/missing.sh')",
+        ),
     ],
 )
 def test_bad_specs_fail_with_one_line(tmp_path: Path, yaml_text: str, message: str) -> None:
@@ -164,17 +171,15 @@ def test_missing_spec_and_bad_yaml(tmp_path: Path) -> None:
         load_spec(tmp_path)
 
 
-def test_package_references_resolve_without_importing_the_package() -> None:
+def test_package_references_resolve_without_importing_pulumi() -> None:
     script = resolve_script("package:sgarch.ami/scripts/harden.sh", Path("."), "hardening[0]")
     assert script.content.startswith(b"#!/usr/bin/env bash\n")
-    # In a fresh interpreter: sgarch.ami must not pull in sgarch.single_node (and Pulumi) to find its script.
+    # In a fresh interpreter: loading the single-node spec reads the host's scripts, never Pulumi.
     code = (
-        "import sys; from pathlib import Path; from sgarch.ami.spec import resolve_script; "
-        "resolve_script('package:sgarch.single_node/scripts/install.sh', Path('.'), 'p'); "
+        "import sys; from sgarch.ami.spec import load_spec; "
+        f"load_spec({str(REPO / 'amis' / 'single-node')!r}); "
         "print(sorted(m for m in sys.modules if m.startswith(('sgarch.single_node', 'pulumi'))))"
     )
-    if not INSTALL_SH.exists():
-        pytest.skip("sgarch/single_node/scripts/install.sh does not exist yet")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
 

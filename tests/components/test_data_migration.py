@@ -7,6 +7,7 @@ the manifest the test hands to the S3 read, the package's script files and the r
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -14,12 +15,14 @@ from typing import Any
 import pytest
 import yaml
 
+from sgarch.cli.app import main
 from sgarch.errors import ConfigError
 from sgarch.migrate.manifest import FileEntry, Manifest, Source
 from sgarch.plan import Plan, run_plan
 from sgarch.plan._runner import StackProgramError
 from sgarch.sizing.helm_values import SCALABLE
-from sgarch.testing import ResourceRecord, SgarchMocks
+from sgarch.testing import DEFAULT_INVOKES, InvokeFailedError, ResourceRecord, SgarchMocks
+from sgarch.testing._s3_invokes import mock_manifest
 
 ROOT = Path(__file__).parents[2]
 STACK = ROOT / "stacks" / "eks"
@@ -368,3 +371,48 @@ def test_bad_migration_keys_name_the_key(config: dict[str, str], field: str, tex
 def test_a_bundle_the_stack_cannot_take_stops_pulumi_up(document: Manifest, text: str) -> None:
     with pytest.raises((ConfigError, StackProgramError), match=text.replace("(", r"\(").replace(")", r"\)")):
         plan({"migrate_import": MANIFEST_URI}, document)
+
+
+def test_sgarch_plan_imports_offline_with_the_mocks_own_manifest(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`sgarch plan stacks/eks` with migrate_import needs no bucket: the default mocks answer the manifest
+    read with a finished export at that prefix, made for the release the stack pins (not the default)."""
+    stack = tmp_path / "eks"
+    stack.mkdir()
+    for name in ("Pulumi.yaml", "__main__.py"):
+        shutil.copy(STACK / name, stack / name)
+    project = yaml.safe_load((STACK / "Pulumi.yaml").read_text())["name"]
+    config = yaml.safe_load((STACK / "Pulumi.example.yaml").read_text())
+    config["config"].update(
+        {
+            f"{project}:migrate_import": MANIFEST_URI,
+            f"{project}:migrate_kms_key_arn": KEY,
+            f"{project}:sourcegraph_version": "7.5.4453",
+        }
+    )
+    (stack / "Pulumi.offline.yaml").write_text(yaml.safe_dump(config))
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["plan", str(stack), "--stack", "offline", "--json"])
+    out, err = capsys.readouterr()
+    assert exit_info.value.code in (0, None), err
+    data = json.loads(out)
+    assert data["exports"]["sourcegraph_version"] == "7.5.4453"
+    found = {
+        r["inputs"]["metadata"]["name"]: r
+        for r in data["resources"]
+        if r["type"] == JOB and "migrate" in r["name"]
+    }
+    assert set(found) == {f"migrate-import-{db}" for db in DATABASES} | {"migrate-import-blobs"}
+    region = config["config"]["aws:region"]
+    document = mock_manifest(BUCKET, PREFIX, region, "7.5.4453")
+    for db in DATABASES:
+        pod = found[f"migrate-import-{db}"]["inputs"]["spec"]["template"]["spec"]
+        restore = next(c for c in pod["containers"] if c["name"] == "restore")
+        assert env_of(restore)["SGARCH_DUMP_SHA256"] == document.files[f"{db}.dump"].sha256
+
+
+def test_the_mocks_hold_no_other_object() -> None:
+    with pytest.raises(InvokeFailedError, match=r"s3://b/notes\.txt.*register a handler"):
+        DEFAULT_INVOKES[GET_OBJECT]({"bucket": "b", "key": "notes.txt"}, "us-east-1")

@@ -53,7 +53,14 @@ def test_default_network(pulumi_mocks: SgarchMocks) -> None:
     assert vpc.inputs["cidrBlock"] == "10.0.0.0/16"
     assert vpc.inputs["enableDnsHostnames"] is True
     assert vpc.inputs["enableDnsSupport"] is True
-    assert vpc.tags() == {"Team": "devx", "Name": "sg-vpc"}
+    # sgarch's convention (a lone Network is its own architecture), the user's tags, then the Name.
+    assert vpc.tags() == {
+        "sgarch:architecture": "network",
+        "sgarch:stack": "test",
+        "ManagedBy": "sgarch",
+        "Team": "devx",
+        "Name": "sg-vpc",
+    }
 
     subnets = _by_name(pulumi_mocks.by_type(SUBNET))
     assert sorted(subnets) == ["sg-private-0", "sg-private-1", "sg-public-0", "sg-public-1"]

@@ -262,7 +262,7 @@ def test_a_computed_size_is_never_updated_but_an_explicit_one_is(pulumi_mocks: S
 
 @pytest.mark.parametrize("tier", machine_tiers(), ids=str)
 def test_user_data_is_the_golden_renderer_output(pulumi_mocks: SgarchMocks, tier: Tier) -> None:
-    from sgarch.single_node.userdata import UserDataConfig, render_user_data
+    from sgarch.host import UserDataConfig, render_user_data
     from sgarch.sizing import estimate_for_tier
     from sgarch.sizing.compose import render_compose_override
 

@@ -105,6 +105,13 @@ def test_unknown_types_are_listed_not_priced_never_zero() -> None:
     assert estimate.for_resource("odd") == []
 
 
+def test_a_customer_managed_prefix_list_is_free() -> None:
+    """The POC's list of VPC CIDRs costs nothing (no VPC price covers prefix lists); not "not priced"."""
+    records = [rec("aws:ec2/managedPrefixList:ManagedPrefixList", "vpc-cidrs", {"maxEntries": 5.0})]
+    estimate = estimate_cost(records, "us-east-1")
+    assert (estimate.lines, estimate.not_priced, estimate.free_resources) == ((), (), 1)
+
+
 def test_region_without_prices_lists_every_billable_resource() -> None:
     records = [rec("aws:kms/key:Key", "key", {}), rec("aws:ec2/vpc:Vpc", "vpc", {})]
     estimate = estimate_cost(records, "ap-south-1")

@@ -9,8 +9,9 @@ import pytest
 import sgarch.docs._generate as generate_module
 from sgarch.docs import DOCS_DIR, generate_pages, plan_stack, render_mermaid, stale_pages
 from sgarch.docs.__main__ import main
+from sgarch.host import IMAGE_SOURCE_DIR, TIERS_SOURCE_DIR
 from sgarch.policy import RULES
-from sgarch.single_node.standalone import IMAGE_SOURCE_DIR, TIERS_SOURCE_DIR
+from sgarch.refarch.single_node import SingleNodeSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -44,6 +45,12 @@ def test_pages_exist_only_for_stacks_that_exist(pages: dict[str, str]) -> None:
         f"{TIERS_SOURCE_DIR}/{name}" for name in ("index", "XS.yaml", "S.yaml", "M.yaml", "L.yaml", "XL.yaml")
     }
     expected.add(f"{IMAGE_SOURCE_DIR}/upgrade-paths")
+    # The config sections of the stacks' project files are written from the settings models.
+    expected |= {
+        f"stacks/{d.name}/Pulumi.yaml"
+        for d in (ROOT / "stacks").iterdir()
+        if d.name in ("single-node", "eks", "poc") and (d / "Pulumi.yaml").is_file()
+    }
     assert set(pages) == expected
     assert f"{DOCS_DIR}/validate-your-tier.md" not in pages
 
@@ -58,6 +65,7 @@ def test_generation_is_deterministic_and_skips_missing_stacks(tmp_path: Path) ->
         f"{DOCS_DIR}/README.md",
         f"{DOCS_DIR}/policy-rules.md",
         f"{DOCS_DIR}/single-node.md",
+        "stacks/single-node/Pulumi.yaml",
     ]
     assert "[EKS](eks.md)" not in first[f"{DOCS_DIR}/README.md"]
 
@@ -72,6 +80,34 @@ def test_stale_page_is_reported_and_check_exits_1(tmp_path: Path, monkeypatch: p
     assert main([str(tmp_path)]) == 0
     assert stale_pages(tmp_path) == []
     assert main(["--check", str(tmp_path)]) == 0
+
+
+def test_a_hand_edited_or_outdated_pulumi_yaml_is_stale(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Only the project files: planning the stack adds nothing here.
+    monkeypatch.setattr(generate_module, "generate_pages", generate_module.project_files)
+    project_file = tmp_path / "stacks" / "single-node" / "Pulumi.yaml"
+    project_file.parent.mkdir(parents=True)
+    committed = (ROOT / "stacks" / "single-node" / "Pulumi.yaml").read_text(encoding="utf-8")
+    project_file.write_text(committed, encoding="utf-8")
+    assert stale_pages(tmp_path) == []
+
+    edited = committed.replace("Default: 10.40.0.0/16.", "Default: a /16.")
+    assert edited != committed
+    project_file.write_text(edited, encoding="utf-8")
+    assert stale_pages(tmp_path) == ["stacks/single-node/Pulumi.yaml"]
+    assert main([str(tmp_path)]) == 0
+    assert project_file.read_text(encoding="utf-8") == committed
+
+    # A docstring changed without `make docs`.
+    monkeypatch.setattr(
+        SingleNodeSettings.model_fields["vpc_cidr"], "description", "CIDR. Default: 10.40.0.0/16."
+    )
+    assert stale_pages(tmp_path) == ["stacks/single-node/Pulumi.yaml"]
+    assert main(["--check", str(tmp_path)]) == 1
+    assert main([str(tmp_path)]) == 0
+    assert "description: 'CIDR. Default: 10.40.0.0/16.'" in project_file.read_text(encoding="utf-8")
 
 
 def test_single_node_page_has_tiers_costs_io2_comparison_and_diagram(pages: dict[str, str]) -> None:

@@ -11,7 +11,6 @@ import pytest
 import yaml
 from chart_keys import CHART_KEYS, key_paths
 
-from sgarch.eks.nodegroups import NodePlan, plan_node_groups
 from sgarch.helm import (
     IngressOptions,
     PostgresOptions,
@@ -22,6 +21,7 @@ from sgarch.helm import (
 )
 from sgarch.helm.values import redis_endpoint
 from sgarch.sizing import estimate_for_tier
+from sgarch.sizing.nodegroups import NodePlan, plan_node_groups
 from sgarch.tiers import Tier
 
 # values.yaml's keys, plus the paths the templates read that values.yaml does not declare (gitserver.env).

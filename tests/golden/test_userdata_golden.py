@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from sgarch.single_node.userdata import UserDataConfig, render_user_data
+from sgarch.host import UserDataConfig, render_user_data
 from sgarch.sizing import estimate_for_tier
 from sgarch.sizing.compose import render_compose_override
 from sgarch.tiers import TIERS, Tier, machine_tiers

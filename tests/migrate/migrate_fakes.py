@@ -3,17 +3,15 @@
 moto records ``ssm:SendCommand`` but runs nothing. :class:`LocalHost` sends every step through the real
 :class:`~sgarch.migrate.ssm.SsmHost` code to a moto server, reads the command body back from moto (so the
 test runs what was sent, not what the code meant to send), and runs it with ``sh`` as AWS-RunShellScript
-does, with a fake ``docker`` first on PATH. The fake keeps its containers in a JSON file; ``docker exec``
+does, with a fake ``docker`` first on PATH. The fake keeps its containers in a directory; ``docker exec``
 into a database container runs the PostgreSQL client here, against the real test server's database that
 stands for that container.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,82 +19,79 @@ from typing import Any
 from sgarch.errors import BuildError
 from sgarch.migrate.ssm import SsmHost
 
-FAKE_DOCKER = r'''#!PYTHON
-"""Fake docker CLI for the migrate tests (see migrate_fakes.py)."""
-import json, os, subprocess, sys
-
-state_path = os.environ["FAKE_DOCKER_STATE"]
-with open(state_path) as f:
-    state = json.load(f)
-with open(os.environ["FAKE_DOCKER_LOG"], "a") as log:
-    log.write(json.dumps(sys.argv[1:]) + "\n")
-
-def save():
-    with open(state_path, "w") as f:
-        json.dump(state, f)
-
-def missing(name):
-    sys.stderr.write(f"Error: No such object: {name}\n")
-    sys.exit(1)
-
-args = sys.argv[1:]
-command = args.pop(0)
-containers = state["containers"]
-if command == "exec":
-    forwarded = []
-    while args[0].startswith("-"):
-        flag = args.pop(0)
-        if flag == "-e":
-            forwarded.append(args.pop(0))
-    name = args.pop(0)
-    if name not in containers or not containers[name]["running"]:
-        sys.stderr.write(f"Error response from daemon: container {name} is not running\n")
-        sys.exit(1)
-    env = dict(os.environ)
-    for key in ("PGUSER", "PGDATABASE", "PGPASSWORD"):
-        env.pop(key, None)
+# Bash, not Python: the scripts call docker a few dozen times per step, and a bash process starts in a
+# fraction of the time an interpreter does. A container is a directory under $FAKE_DOCKER_STATE: a file
+# `running` while it runs, and one file per attribute (database, mounts, network, ports, image, run).
+# Each call is logged as its arguments, NUL-terminated, then a record separator (\036).
+FAKE_DOCKER = r"""#!/usr/bin/env bash
+# Fake docker CLI for the migrate tests (see migrate_fakes.py).
+set -euo pipefail
+state="$FAKE_DOCKER_STATE"
+{ printf '%s\0' "$@"; printf '\036'; } >>"$FAKE_DOCKER_LOG"
+missing() {
+    echo "Error: No such object: $1" >&2
+    exit 1
+}
+attr() { if [[ -f "$state/$1/$2" ]]; then cat "$state/$1/$2"; fi; }
+command="$1"
+shift
+case "$command" in
+exec)
+    while [[ "$1" == -* ]]; do
+        if [[ "$1" == -e ]]; then shift; fi
+        shift
+    done
+    name="$1"
+    shift
+    if [[ ! -e "$state/$name/running" ]]; then
+        echo "Error response from daemon: container $name is not running" >&2
+        exit 1
+    fi
     # The container's own database on the test server (the step's PGUSER/PGDATABASE name the real ones).
-    env["PGDATABASE"] = containers[name]["database"]
-    env["PGUSER"] = os.environ["FAKE_PGUSER"]
-    os.execvpe(args[0], args, env)
-elif command == "inspect":
-    fmt = args[args.index("--format") + 1]
-    name = args[-1]
-    if name not in containers:
-        missing(name)
-    c = containers[name]
-    if "State.Running" in fmt:
-        print("true" if c["running"] else "false")
-    elif ".Mounts" in fmt:
-        print(c.get("mounts", {}).get("/data", ""))
-    elif "Networks" in fmt:
-        print(c.get("network", "") + " ")
-    elif "PortBindings" in fmt:
-        print(" ".join(c.get("ports", [])))
-    elif "Config.Image" in fmt:
-        print(c.get("image", ""))
-    else:
-        print(name)
-elif command in ("stop", "start"):
-    name = args[-1]
-    if name not in containers:
-        missing(name)
-    containers[name]["running"] = command == "start"
-    save()
-elif command == "rm":
-    name = args[-1]
-    if name not in containers:
-        missing(name)
-    del containers[name]
-    save()
-elif command == "run":
-    name = args[args.index("--name") + 1]
-    containers[name] = {"running": True, "run": args}
-    save()
-else:
-    sys.stderr.write(f"fake docker: unsupported command {command}\n")
-    sys.exit(2)
-'''
+    unset PGPASSWORD
+    PGDATABASE="$(attr "$name" database)" PGUSER="$FAKE_PGUSER" exec "$@"
+    ;;
+inspect)
+    format="" name="${*: -1}"
+    while [[ $# -gt 0 ]]; do
+        if [[ "$1" == --format ]]; then format="$2"; fi
+        shift
+    done
+    [[ -d "$state/$name" ]] || missing "$name"
+    case "$format" in
+    *State.Running*) if [[ -e "$state/$name/running" ]]; then echo true; else echo false; fi ;;
+    *.Mounts*) printf '%s\n' "$(attr "$name" mounts)" ;;
+    *Networks*) printf '%s \n' "$(attr "$name" network)" ;;
+    *PortBindings*) printf '%s\n' "$(attr "$name" ports)" ;;
+    *Config.Image*) printf '%s\n' "$(attr "$name" image)" ;;
+    *) printf '%s\n' "$name" ;;
+    esac
+    ;;
+stop | start | rm)
+    name="${*: -1}"
+    [[ -d "$state/$name" ]] || missing "$name"
+    case "$command" in
+    stop) rm -f "$state/$name/running" ;;
+    start) : >"$state/$name/running" ;;
+    rm) rm -rf "${state:?}/$name" ;;
+    esac
+    ;;
+run)
+    args=("$@") name=""
+    while [[ $# -gt 0 ]]; do
+        if [[ "$1" == --name ]]; then name="$2"; fi
+        shift
+    done
+    mkdir -p "$state/$name"
+    : >"$state/$name/running"
+    printf '%s\0' "${args[@]}" >"$state/$name/run"
+    ;;
+*)
+    echo "fake docker: unsupported command $command" >&2
+    exit 2
+    ;;
+esac
+"""
 
 WRITERS = (
     "sourcegraph-frontend-internal",
@@ -121,43 +116,56 @@ class FakeNode:
     behind_load_balancer: bool = True
 
     def __post_init__(self) -> None:
-        for sub in ("bin", "blobstore", "migrate", "state"):
+        for sub in ("bin", "blobstore", "migrate", "state", "docker"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         docker = self.root / "bin" / "docker"
-        docker.write_text(FAKE_DOCKER.replace("#!PYTHON", f"#!{sys.executable} -S"))
+        docker.write_text(FAKE_DOCKER)
         docker.chmod(0o755)
-        containers: dict[str, Any] = {name: {"running": True} for name in WRITERS}
+        containers: dict[str, dict[str, str]] = {name: {} for name in WRITERS}
         frontend = containers["sourcegraph-frontend-0"]
         frontend["network"] = "sourcegraph_sourcegraph"
-        frontend["ports"] = ["0.0.0.0:80:3080/tcp"] if self.behind_load_balancer else []
+        frontend["ports"] = "0.0.0.0:80:3080/tcp" if self.behind_load_balancer else ""
         if not self.behind_load_balancer:
-            containers["caddy"] = {"running": True, "image": CADDY_IMAGE}
+            containers["caddy"] = {"image": CADDY_IMAGE}
         for container, database in self.databases.items():
-            containers[container] = {"running": True, "database": database}
-        containers["blobstore"] = {"running": True, "mounts": {"/data": str(self.root / "blobstore")}}
-        self.state_file.write_text(json.dumps({"containers": containers}))
+            containers[container] = {"database": database}
+        containers["blobstore"] = {"mounts": str(self.root / "blobstore")}
+        for name, attributes in containers.items():
+            (self.state_dir / name).mkdir()
+            (self.state_dir / name / "running").touch()
+            for key, value in attributes.items():
+                (self.state_dir / name / key).write_text(value)
         self.log_file.write_text("")
         (self.root / "compose.yaml").write_text(f"services:\n  caddy:\n    image: '{CADDY_IMAGE}'\n")
 
     @property
-    def state_file(self) -> Path:
-        return self.root / "docker.json"
+    def state_dir(self) -> Path:
+        return self.root / "docker"
 
     @property
     def log_file(self) -> Path:
         return self.root / "docker.log"
 
-    def containers(self) -> dict[str, Any]:
-        return dict(json.loads(self.state_file.read_text())["containers"])
+    def containers(self) -> dict[str, dict[str, Any]]:
+        """Each container's state: ``running``, and ``run`` (the ``docker run`` arguments) if it was run."""
+        found: dict[str, dict[str, Any]] = {}
+        for directory in sorted(self.state_dir.iterdir()):
+            container: dict[str, Any] = {"running": (directory / "running").exists()}
+            if (directory / "run").exists():
+                container["run"] = (directory / "run").read_text().split("\0")[:-1]
+            found[directory.name] = container
+        return found
 
     def docker_calls(self) -> list[list[str]]:
-        return [json.loads(line) for line in self.log_file.read_text().splitlines()]
+        """Every docker call's arguments, in order."""
+        records = self.log_file.read_text().split("\036")[:-1]
+        return [record.split("\0")[:-1] for record in records]
 
     def env(self) -> dict[str, str]:
         env = dict(self.pg_env)
         env.update(
             PATH=f"{self.root / 'bin'}:{self.pg_env['PATH']}",
-            FAKE_DOCKER_STATE=str(self.state_file),
+            FAKE_DOCKER_STATE=str(self.state_dir),
             FAKE_DOCKER_LOG=str(self.log_file),
             FAKE_PGUSER=self.pg_env["PGUSER"],
             SGARCH_MIGRATE_ROOT=str(self.root / "migrate"),

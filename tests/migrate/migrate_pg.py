@@ -50,13 +50,15 @@ class PgServer:
     passfile: Path
     run_as: list[str]
 
-    def env(self, database: str, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    def env(
+        self, database: str, base: Mapping[str, str] | None = None, *, user: str = SUPERUSER
+    ) -> dict[str, str]:
         env = dict(os.environ if base is None else base)
         env.update(
             PATH=f"{self.bin_dir}:{env.get('PATH', '/usr/bin:/bin')}",
             PGHOST="127.0.0.1",
             PGPORT=str(self.port),
-            PGUSER=SUPERUSER,
+            PGUSER=user,
             PGDATABASE=database,
             PGPASSFILE=str(self.passfile),
             PGSSLMODE="disable",
@@ -65,18 +67,30 @@ class PgServer:
         env.pop("PGPASSWORD", None)
         return env
 
-    def psql(self, database: str, sql: str) -> str:
+    def psql(self, database: str, sql: str, *, user: str = SUPERUSER) -> str:
         """Run ``sql`` (from stdin, stop at the first error) and return the unaligned, tuples-only output."""
         result = subprocess.run(
             [str(self.bin_dir / "psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"],
             input=sql,
-            env=self.env(database),
+            env=self.env(database, user=user),
             capture_output=True,
             text=True,
             check=False,
         )
         assert result.returncode == 0, result.stderr
         return result.stdout
+
+    def login_role(self, name: str) -> str:
+        """A plain login role (no superuser, no CREATEDB), its password in the pass file; returns ``name``.
+
+        Like ``sourcegraph`` on RDS, which owns what it creates but neither ``public`` nor the database.
+        """
+        if not self.psql("postgres", f"SELECT 1 FROM pg_roles WHERE rolname = '{name}';").strip():
+            password = secrets.token_hex(16)
+            self.psql("postgres", f"CREATE ROLE \"{name}\" LOGIN PASSWORD '{password}';")
+            with self.passfile.open("a") as passfile:
+                passfile.write(f"127.0.0.1:{self.port}:*:{name}:{password}\n")
+        return name
 
     def create_database(self, name: str) -> None:
         self.psql("postgres", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE);\nCREATE DATABASE "{name}";\n')

@@ -241,56 +241,63 @@ def test_export_refuses_without_a_recent_snapshot(aws: dict[str, Any], tmp_path:
     assert [label for label, _ in host.sent] == ["maintenance status"]
 
 
-@pytest.fixture(scope="module")
-def fault_source(pg: PgServer, tmp_path_factory: pytest.TempPathFactory) -> tuple[FakeNode, dict[str, Any]]:
-    node = source_node(pg, tmp_path_factory.mktemp("faults"), "fx")
-    return node, snapshot_of(pg, node)
+# A failure at each step of an export, in step order. "after": the host did the work but the CLI never
+# learned it (a lost connection, a timeout), so the step's result was never recorded.
+EXPORT_FAULTS = [
+    ("maintenance on", "after"),
+    ("dump codeintel-db", "after"),
+    ("upload pgsql.dump", "after"),
+    ("cleanup", "before"),
+]
 
 
-@pytest.mark.parametrize(
-    "fault",
-    [
-        ("maintenance on", "after"),
-        ("dump codeintel-db", "after"),
-        ("upload pgsql.dump", "after"),
-        ("cleanup", "before"),
-    ],
-)
-def test_export_fault_leaves_the_source_untouched_and_a_rerun_completes(
-    pg: PgServer, aws: dict[str, Any], fault_source: tuple[FakeNode, dict[str, Any]], fault: tuple[str, str]
+def test_a_fault_at_each_export_step_leaves_the_source_untouched_and_each_rerun_resumes(
+    pg: PgServer, aws: dict[str, Any], tmp_path: Path
 ) -> None:
-    """Each fault is injected into a fresh export of the same source node, which must never change."""
-    node, before = fault_source
-    tmp_path = node.root.parent
-    instance = "fault-" + hashlib.md5(repr(fault).encode()).hexdigest()[:8]
-    outputs = load_stack_outputs(outputs_file(tmp_path, instance, "i-0faultsource", aws["volume"]))
-    store = ManifestStore(aws["s3"], BUCKET, f"exports/{instance}")
-    host = LocalHost(aws["ssm"], "i-0faultsource", poll_seconds=0, node=node, fail=fault)
-    with pytest.raises(BuildError, match="injected"):
-        export_single_node(outputs, host=host, ec2=aws["ec2"], store=store, region=REGION)
-    assert snapshot_of(pg, node) == before
-    host.fail = None
-    done_before = store.load()
-    sent_before = len(host.sent)
-    manifest = export_single_node(outputs, host=host, ec2=aws["ec2"], store=store, region=REGION)
+    """One export, failed at each fault point in turn, then run to the end.
+
+    Each rerun starts from what the failed run left (in the manifest and on the host): it must skip what was
+    recorded as done, redo the step that failed, and get at least as far as the next fault point. The last
+    rerun completes. So every fault point is left by a rerun, as if each were tested on a fresh export,
+    without paying for a fresh export per fault.
+    """
+    node = source_node(pg, tmp_path, "fx")
+    before = snapshot_of(pg, node)
+    outputs = load_stack_outputs(outputs_file(tmp_path, "faults", "i-0faultsource", aws["volume"]))
+    store = ManifestStore(aws["s3"], BUCKET, "exports/faults")
+    host = LocalHost(aws["ssm"], "i-0faultsource", poll_seconds=0, node=node)
+    previous: tuple[str, str] | None = None
+    for fault in [*EXPORT_FAULTS, None]:
+        host.fail = fault
+        done_before = store.load()
+        sent_before = len(host.sent)
+        if fault is None:
+            manifest = export_single_node(outputs, host=host, ec2=aws["ec2"], store=store, region=REGION)
+        else:
+            with pytest.raises(BuildError, match="injected"):
+                export_single_node(outputs, host=host, ec2=aws["ec2"], store=store, region=REGION)
+        assert snapshot_of(pg, node) == before
+        run = [label for label, _ in host.sent[sent_before:]]
+        if fault is not None:
+            assert run[-1] == fault[0]  # it got as far as this fault point
+        # It skipped what the run before had recorded as done ...
+        if done_before is not None:
+            for step in done_before.steps:
+                if step.startswith("dump:"):
+                    assert f"dump {step[5:]}" not in run
+        # ... and redid the step that failed (an upload whose parts all arrived is only completed).
+        if (
+            previous is not None
+            and previous[0] != "maintenance on"
+            and previous != ("upload pgsql.dump", "after")
+        ):
+            assert previous[0] in run
+        previous = fault
     assert manifest.finished_at
+    assert done_before is not None and done_before.maintenance_epoch == manifest.maintenance_epoch
     for entry in manifest.files.values():
         body = aws["s3"].get_object(Bucket=BUCKET, Key=entry.key)["Body"].read()
         assert hashlib.sha256(body).hexdigest() == entry.sha256
-    # The rerun skipped what the first run had recorded as done, and redid the rest.
-    rerun = [label for label, _ in host.sent[sent_before:]]
-    if done_before is not None:
-        assert done_before.maintenance_epoch == manifest.maintenance_epoch
-        for step in done_before.steps:
-            if step.startswith("dump:"):
-                assert f"dump {step[5:]}" not in rerun
-    # (An upload whose parts all arrived before the fault is only completed: no step runs for it.)
-    assert (
-        fault[0] in rerun
-        or fault[0] == "maintenance on"
-        or (fault[0].startswith("upload") and fault[1] == "after")
-    )
-    assert snapshot_of(pg, node) == before
 
 
 @pytest.fixture(scope="module")
@@ -304,29 +311,39 @@ def exported(pg: PgServer, aws: dict[str, Any], tmp_path_factory: pytest.TempPat
     return {"node": node, "manifest": manifest, "store": store}
 
 
-@pytest.mark.parametrize(
-    "fault",
-    [("restore codeintel-db", "after"), ("blobs", "before")],
-)
-def test_import_fault_then_rerun_ends_with_the_source_data(
-    pg: PgServer, aws: dict[str, Any], exported: dict[str, Any], tmp_path: Path, fault: tuple[str, str]
+IMPORT_FAULTS = [("restore codeintel-db", "after"), ("blobs", "before")]
+
+
+def test_a_fault_at_each_import_step_then_a_rerun_ends_with_the_source_data(
+    pg: PgServer, aws: dict[str, Any], exported: dict[str, Any], tmp_path: Path
 ) -> None:
-    instance = "i-0dst" + hashlib.md5(repr(fault).encode()).hexdigest()[:8]
+    """One import, failed at each fault point in turn (as the export test does), then run to the end."""
     target = FakeNode(tmp_path / "target", make_empty_targets(pg, "fi_dst"), pg.env("postgres"))
-    outputs = load_stack_outputs(outputs_file(tmp_path, "t", instance, "vol-0t"))
+    outputs = load_stack_outputs(outputs_file(tmp_path, "t", "i-0dstfaults", "vol-0t"))
     store: ManifestStore = exported["store"]
-    manifest = load_export(store, exported["manifest"].url)
-    host = LocalHost(aws["ssm"], instance, poll_seconds=0, node=target, fail=fault)
-    with pytest.raises(BuildError, match="injected"):
-        import_single_node(outputs, manifest, host=host, store=store)
-    host.fail = None
-    manifest = load_export(store, exported["manifest"].url)
-    import_single_node(outputs, manifest, host=host, store=store)
+    host = LocalHost(aws["ssm"], "i-0dstfaults", poll_seconds=0, node=target)
+    previous: tuple[str, str] | None = None
+    for fault in [*IMPORT_FAULTS, None]:
+        host.fail = fault
+        manifest = load_export(store, exported["manifest"].url)
+        sent_before = len(host.sent)
+        if fault is None:
+            import_single_node(outputs, manifest, host=host, store=store)
+        else:
+            with pytest.raises(BuildError, match="injected"):
+                import_single_node(outputs, manifest, host=host, store=store)
+        run = [label for label, _ in host.sent[sent_before:]]
+        if fault is not None:
+            assert run[-1] == fault[0]
+        if previous is not None:
+            assert previous[0] in run  # the failed step ran again ...
+            assert "restore pgsql" not in run  # ... and the one recorded before it did not
+        previous = fault
     source: FakeNode = exported["node"]
     for service, database in target.databases.items():
         assert table_rows(pg, database) == table_rows(pg, source.databases[service])
     assert blob_tree(target.root / "blobstore") == blob_tree(source.root / "blobstore")
-    assert load_export(store, manifest.url).imports[instance].finished_at
+    assert load_export(store, manifest.url).imports["i-0dstfaults"].finished_at
 
 
 def test_import_refuses_the_source_itself_and_another_release(

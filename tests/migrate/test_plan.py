@@ -15,6 +15,7 @@ from sgarch.cli.app import _register, app, main
 from sgarch.docs._migrate import render_migrate
 from sgarch.eks.versions import SOURCEGRAPH_CHART_RELEASES
 from sgarch.errors import ConfigError
+from sgarch.host import deploy_commits
 from sgarch.migrate.k8s import eks_export_steps, eks_import_steps
 from sgarch.migrate.plan import (
     DUMP_FORMAT_FLOOR,
@@ -25,7 +26,6 @@ from sgarch.migrate.plan import (
     plan_migration,
 )
 from sgarch.migrate.render import render_plan
-from sgarch.single_node.args import deploy_commits
 from sgarch.upgrade.plan import plan_upgrade
 
 SAME = ("7.5.4453", "7.5.4453")

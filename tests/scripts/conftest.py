@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from host_sandbox import Sandbox, embedded_scripts
 
-from sgarch.single_node.userdata import script_text
+from sgarch.host import script_text
 
 
 @pytest.fixture(params=["source", "embedded"])

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import yaml
 
-from sgarch.single_node.userdata import UserDataConfig, render_upgrade_paths, render_user_data, script_text
+from sgarch.host import UserDataConfig, render_upgrade_paths, render_user_data, script_text
 
 VERSION = "7.5.4453"
 VOLUME_ID = "vol-0123456789abcdef0"

@@ -31,7 +31,7 @@ import pytest
 from docker_unit import unit_environment, unit_flags
 from host_sandbox import Sandbox, proxy_config, rendered_file
 
-from sgarch.single_node.userdata import PROXY_ENV, script_text
+from sgarch.host import PROXY_ENV, script_text
 
 _PATH = f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin:/usr/local/bin"
 DOCKERD = shutil.which("dockerd", path=_PATH)

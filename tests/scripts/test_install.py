@@ -155,7 +155,7 @@ def test_the_commit_comes_from_the_settings_or_the_command_line(sandbox: Sandbox
 
 def test_the_commit_table_matches_the_releases_sgarch_knows() -> None:
     """Every line is `VERSION COMMIT`; the default release and the upgrade stops are pinned."""
-    from sgarch.single_node.userdata import script_text
+    from sgarch.host import script_text
     from sgarch.upgrade.gates import REQUIRED_STOPS
 
     rows = [line.split() for line in script_text("deploy-commits").splitlines() if not line.startswith("#")]

@@ -11,7 +11,7 @@ import pytest
 from docker_unit import read_env_file
 from host_sandbox import PROXY_URL, VERSION, Sandbox, proxy_config, rendered_file
 
-from sgarch.single_node.userdata import PROXY_ENV
+from sgarch.host import PROXY_ENV
 
 # A real TOML reader (the agent's is BurntSushi/toml); the standard library has one from Python 3.11.
 tomllib = pytest.importorskip("tomllib")

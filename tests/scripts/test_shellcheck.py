@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from host_sandbox import embedded_scripts
 
-from sgarch.single_node.userdata import script_text
+from sgarch.host import script_text
 
-SCRIPTS = Path(__file__).resolve().parents[2] / "sgarch" / "single_node" / "scripts"
+SCRIPTS = Path(__file__).resolve().parents[2] / "sgarch" / "host" / "scripts"
 
 
 @pytest.mark.parametrize("name", ["install.sh", "boot.sh", "standalone.sh", "proxy.sh"])

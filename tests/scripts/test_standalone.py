@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 from host_sandbox import VERSION, Sandbox
 
-from sgarch.single_node.standalone import standalone_tier_files
-from sgarch.single_node.userdata import render_upgrade_paths, script_text
+from sgarch.host import render_upgrade_paths, script_text, standalone_tier_files
 
 REPO = Path(__file__).resolve().parents[2]
 GIB_KB = 1024 * 1024

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from host_sandbox import _RECORD, VERSION, Sandbox
 
-from sgarch.single_node.userdata import render_upgrade_paths
+from sgarch.host import render_upgrade_paths
 from sgarch.upgrade.gates import REQUIRED_STOPS
 from sgarch.upgrade.plan import UpgradeKind, plan_upgrade
 from sgarch.upgrade.versions import Version, known_minors

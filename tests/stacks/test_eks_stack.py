@@ -8,11 +8,11 @@ import pytest
 import yaml
 
 from sgarch.cli.app import main
-from sgarch.eks.instances import INSTANCE_TYPES
-from sgarch.eks.nodegroups import EKS_NODE_GROUP_QUOTA, EKS_NODE_GROUPS_PER_CLUSTER_QUOTA
 from sgarch.eks.versions import DEFAULT_KUBERNETES_VERSION
 from sgarch.errors import ConfigError
 from sgarch.plan import run_plan
+from sgarch.sizing.instances import INSTANCE_TYPES
+from sgarch.sizing.nodegroups import EKS_NODE_GROUP_QUOTA, EKS_NODE_GROUPS_PER_CLUSTER_QUOTA
 from sgarch.tiers import TIERS, Tier
 
 STACK = Path(__file__).parents[2] / "stacks" / "eks"

@@ -6,12 +6,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sgarch.eks import nodegroups
-from sgarch.eks.instances import INSTANCE_TYPES
-from sgarch.eks.nodegroups import EXTERNAL_SERVICES, NodePlan, plan_node_groups
 from sgarch.errors import ConfigError
-from sgarch.sizing import Workload, estimate, estimate_for_tier
+from sgarch.sizing import Workload, estimate, estimate_for_tier, nodegroups
 from sgarch.sizing.estimator import GITSERVER_MEMORY_CAP_GB
+from sgarch.sizing.instances import INSTANCE_TYPES
+from sgarch.sizing.nodegroups import EXTERNAL_SERVICES, NodePlan, plan_node_groups
 from sgarch.tiers import TIERS, Tier, machine_tiers
 
 _SMALL = (Tier.XS, Tier.S, Tier.M)

@@ -8,12 +8,13 @@ import pytest
 
 from sgarch.eks.access import (
     admin_principals,
+    assumed_role_arn,
     is_assumed_role_arn,
+    kubeconfig_json,
     principal_id,
     principal_key,
     validate_admin_principal_arns,
 )
-from sgarch.eks.component import assumed_role_arn, kubeconfig_json
 from sgarch.errors import ConfigError
 from sgarch.testing import DEFAULT_INVOKES
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from sgarch.eks.nodegroups import node_group_generation
 from sgarch.eks.versions import (
     DEFAULT_KUBERNETES_VERSION,
     EKS_KUBERNETES_VERSIONS,
@@ -12,6 +11,7 @@ from sgarch.eks.versions import (
     SUPPORTED_KUBERNETES_VERSIONS,
 )
 from sgarch.errors import ConfigError
+from sgarch.sizing.nodegroups import node_group_generation
 from sgarch.validation import CLOUDWATCH_LOG_RETENTION_DAYS, validate_log_retention_days
 
 

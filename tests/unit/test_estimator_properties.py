@@ -113,8 +113,8 @@ def test_per_replica_times_replicas_is_the_total(w: Workload) -> None:
 
 
 def _capacity(w: Workload) -> tuple[int, int] | None:
-    from sgarch.eks.nodegroups import plan_node_groups
     from sgarch.errors import ConfigError
+    from sgarch.sizing.nodegroups import plan_node_groups
 
     try:
         plan = plan_node_groups(estimate(w))

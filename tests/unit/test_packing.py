@@ -8,9 +8,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sgarch.eks.instances import CANDIDATE_INSTANCE_TYPES, INSTANCE_TYPES, get_instance_type
-from sgarch.eks.nodegroups import EXTERNAL_SERVICES, plan_node_groups, pod_requests
-from sgarch.eks.packing import (
+from sgarch.errors import ConfigError
+from sgarch.sizing import Workload, estimate, estimate_for_tier
+from sgarch.sizing.instances import CANDIDATE_INSTANCE_TYPES, INSTANCE_TYPES, get_instance_type
+from sgarch.sizing.nodegroups import EXTERNAL_SERVICES, plan_node_groups, pod_requests
+from sgarch.sizing.packing import (
     NodeShape,
     PodRequest,
     PodTooLargeError,
@@ -19,8 +21,6 @@ from sgarch.eks.packing import (
     kube_reserved_memory_mib,
     node_allocatable,
 )
-from sgarch.errors import ConfigError
-from sgarch.sizing import Workload, estimate, estimate_for_tier
 from sgarch.tiers import Tier
 
 

@@ -1,25 +1,22 @@
-"""render_user_data: content, determinism, size, validation, and the reproducible gzip it relies on."""
+"""render_user_data: content, determinism, size and validation (the gzip it relies on: test_gzip.py)."""
 
 from __future__ import annotations
 
 import base64
 import gzip
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from sgarch.errors import ConfigError
-from sgarch.single_node import userdata
-from sgarch.single_node.proxy import MAX_NO_PROXY_CHARS
-from sgarch.single_node.userdata import (
+from sgarch.host import (
+    MAX_NO_PROXY_CHARS,
     MAX_USER_DATA_BYTES,
     UserDataConfig,
     render_user_data,
+    render_user_data_base64,
     script_text,
     user_data_fingerprint,
 )
@@ -185,7 +182,7 @@ def test_with_a_proxy_every_tier_fits_the_same_budget_gzipped(tier: Any, image: 
         no_proxy=longest,
         aws_endpoints_in_vpc=True,
     )
-    raw = base64.b64decode(userdata.render_user_data_base64(proxy))
+    raw = base64.b64decode(render_user_data_base64(proxy))
     assert gzip.decompress(raw).decode() == render_user_data(proxy)
     assert len(raw) < MAX_USER_DATA_BYTES - 2048, f"{tier}/{image}: {len(raw)} bytes"
 
@@ -270,35 +267,3 @@ def test_secrets_are_refused_without_echoing_them(extra_env: dict[str, str]) -> 
         config(extra_env=extra_env)
     assert "hunter2" not in str(info.value)
     assert "user-data is readable from the instance" in str(info.value)
-
-
-# --- the reproducible gzip -----------------------------------------------------------------------------
-
-
-@settings(max_examples=150, deadline=None)
-@given(st.binary(max_size=3000) | st.text(alphabet="ab \n$#{}-", max_size=3000).map(str.encode))
-def test_gzip_round_trips(data: bytes) -> None:
-    assert gzip.decompress(userdata._gzip(data)) == data
-
-
-def test_gzip_round_trips_long_matches_and_far_distances() -> None:
-    block = bytes(range(256)) * 40
-    data = b"x" * 1000 + block + b"y" * 70000 + block
-    assert gzip.decompress(userdata._gzip(data)) == data
-
-
-def test_gzip_bytes_are_pinned() -> None:
-    """Same input, same bytes, on every machine: a change here would replace every instance."""
-    assert userdata._gzip(b"sourcegraph sourcegraph sourcegraph\n").hex() == (
-        "1f8b08000000000002ff2bce2f2d4a4e4d2f4a2cc850c0c1e60200d86ac65e24000000"
-    )
-
-
-def test_gzip_compresses_the_scripts_well() -> None:
-    source = script_text("boot.sh").encode()
-    assert len(userdata._gzip(source)) < 0.5 * len(source)
-
-
-def test_module_has_no_pulumi_import() -> None:
-    source = Path(userdata.__file__).read_text()
-    assert "import pulumi" not in source and "from pulumi" not in source

@@ -29,6 +29,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 from pydantic import Field, model_validator
 
+from sgarch.component import Component
 from sgarch.eks import iam as eks_iam
 from sgarch.errors import ConfigError
 from sgarch.helm.rds_iam import IAM_USER, MASTER_USER
@@ -37,8 +38,7 @@ from sgarch.migrate.k8s import jobs
 from sgarch.migrate.k8s.bundle import EksBundle, read_bundle
 from sgarch.migrate.k8s.iam import migration_policy, partition_of
 from sgarch.migrate.k8s.locations import parse_export_uri, parse_import_uri, parse_kms_key_arn
-from sgarch.naming import child_name, merge_tags
-from sgarch.validation import ArgsModel, StrInput
+from sgarch.validation import ComponentArgs, StrInput
 
 __all__ = ["DataMigration", "DataMigrationArgs"]
 
@@ -46,7 +46,7 @@ _TYPE = "sgarch:migrate:DataMigration"
 _CHART_KEYS = {v: k for k, v in DATABASES.items()}
 
 
-class DataMigrationArgs(ArgsModel):
+class DataMigrationArgs(ComponentArgs):
     """Arguments of :class:`DataMigration`. Exactly one of ``manifest_uri`` and ``export_uri`` is set."""
 
     cluster_name: StrInput
@@ -56,9 +56,10 @@ class DataMigrationArgs(ArgsModel):
     sourcegraph_version: str
     """The release running in the namespace; an import refuses a bundle of another release. Required."""
     manifest_uri: str | None = None
-    """Import the bundle whose manifest is ``s3://bucket/prefix/manifest.json``."""
+    """Import the bundle whose manifest is ``s3://bucket/prefix/manifest.json``. Default: none (set this or
+    ``export_uri``)."""
     export_uri: str | None = None
-    """Export the release to ``s3://bucket/prefix``."""
+    """Export the release to ``s3://bucket/prefix``. Default: none (set this or ``manifest_uri``)."""
     namespace: str = "sourcegraph"
     """The release's namespace. Default: ``sourcegraph``."""
     databases: tuple[str, ...] = jobs.DATABASE_NAMES
@@ -68,9 +69,11 @@ class DataMigrationArgs(ArgsModel):
     release's ``postgres_auth``). The Jobs log in as the user Sourcegraph logs in as, so restored objects
     belong to it. Default: in-cluster."""
     database_hosts: Any = None
-    """RDS addresses by short name (an Output of a dict). Required for RDS."""
+    """RDS addresses by short name (an Output of a dict). Required for RDS. Default: none (in-cluster
+    databases need none)."""
     database_resource_ids: Any = None
-    """RDS resource ids by short name, for ``rds-db:connect``. Required with ``postgres=iam``."""
+    """RDS resource ids by short name, for ``rds-db:connect``. Required with ``postgres=iam``. Default:
+    none."""
     blob_bucket: StrInput | None = None
     """The release's S3 bucket, when Sourcegraph keeps blobs in S3. Default: the chart's blobstore."""
     storage_class_name: str = "ebs-gp3"
@@ -84,8 +87,6 @@ class DataMigrationArgs(ArgsModel):
     """AWS CLI v2 image. Default: AWS's on ECR Public."""
     timeout_seconds: int = Field(default=jobs.ACTIVE_DEADLINE_SECONDS, ge=600)
     """How long a Job may run before Kubernetes fails it (and ``pulumi up`` with it). Default: 6 hours."""
-    tags: dict[str, str] = Field(default_factory=dict)
-    """Tags on the AWS resources (the role and the association). Default: none."""
 
     @model_validator(mode="after")
     def _check(self) -> DataMigrationArgs:
@@ -120,7 +121,7 @@ class DataMigrationArgs(ArgsModel):
         return self
 
 
-class DataMigration(pulumi.ComponentResource):
+class DataMigration(Component):
     """Import a bundle into an EKS release, or export the release, with Kubernetes Jobs.
 
     Outputs: ``job_names`` (for ``kubectl logs job/<name>``), ``role_arn``.
@@ -129,17 +130,17 @@ class DataMigration(pulumi.ComponentResource):
     job_names: list[str]
     role_arn: pulumi.Output[str]
 
+    ARCHITECTURE = "eks"
+
     def __init__(
         self, name: str, args: DataMigrationArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__(_TYPE, name, None, opts)
+        super().__init__(_TYPE, name, args, opts)
         # Children do not inherit the component's depends_on, and the Jobs are what must wait for the release.
         after = opts.depends_on if opts is not None and opts.depends_on is not None else []
         self._after: list[Any] = list(after) if isinstance(after, (list, tuple)) else [after]
-        self._name = name
         self._args = args
-        tags = merge_tags(args.tags)
-        child = pulumi.ResourceOptions(parent=self)
+        child = self._opts()
         invoke = pulumi.InvokeOutputOptions(parent=self)
         region = aws.get_region_output(opts=invoke).region
         importing = args.manifest_uri is not None
@@ -151,7 +152,7 @@ class DataMigration(pulumi.ComponentResource):
             self._n("role"),
             assume_role_policy=eks_iam.pod_identity_trust_policy(),
             description="sgarch migration Jobs: the bundle's prefix and key, and the release's data",
-            tags=merge_tags(tags, {"Name": self._n("role")}),
+            tags=self._tagged(self._n("role")),
             opts=child,
         )
         users: pulumi.Output[list[str]] = pulumi.Output.from_input([])
@@ -185,7 +186,7 @@ class DataMigration(pulumi.ComponentResource):
             namespace=args.namespace,
             service_account=jobs.SERVICE_ACCOUNT,
             role_arn=role.arn,
-            tags=merge_tags(tags, {"Name": self._n("pod-identity")}),
+            tags=self._tagged(self._n("pod-identity")),
             opts=child,
         )
         # The namespace is the release's: the objects in it wait for the release, as the Jobs do.
@@ -252,9 +253,6 @@ class DataMigration(pulumi.ComponentResource):
             self._job("export", jobs.EXPORT_JOB, spec)
         self.role_arn = role.arn
         self.register_outputs({"job_names": self.job_names, "role_arn": self.role_arn})
-
-    def _n(self, *parts: str | int) -> str:
-        return child_name(self._name, *parts)
 
     def _connection(self, db: str, hosts: dict[str, str]) -> jobs.DatabaseConnection:
         args = self._args

@@ -28,8 +28,10 @@
 #   SGARCH_VERIFY_CHECKSUMS=true adds an order-independent checksum of every row of every table (and of
 #   every large object) to the verify file: a full read of the database, so off by default.
 #
-# restore: the target is emptied first (every large object unlinked, every non-system schema dropped and
-# `public` made again, in one transaction), then `pg_restore --exit-on-error --no-owner --no-acl`.
+# restore: the target is emptied first (in one transaction, of everything the restoring role may drop:
+# see RESET_SQL; `public` keeps its owner and grants), then `pg_restore --exit-on-error --no-owner --no-acl`.
+#   - The restoring role need not own `public` or be a superuser: on RDS with IAM authentication it is
+#     `sourcegraph`, which owns what Sourcegraph's migrator made, while the master user owns `public`.
 #   - A fresh Sourcegraph target already holds the schema its migrator created, so "restore into an empty
 #     database" needs this reset; `pg_restore --clean --if-exists` would drop only what the dump names and
 #     leave anything else (and fail on objects that depend on those it drops).
@@ -105,22 +107,104 @@ cmd_dump() {
     printf 'sgarch-result dump %s %s\n' "$(bytes_of "$file")" "$(sha256_of "$file")"
 }
 
-# Large objects live outside every schema, so they are unlinked one by one; the schemas go with CASCADE
-# (their tables, sequences, functions, types and the extensions installed in them).
+# The restoring role empties the database of everything it may drop, and only that. On RDS it is not the
+# owner of `public` (the master user is, through pg_database_owner) nor a superuser, so neither
+# `DROP SCHEMA public` nor `DROP OWNED BY` (which also revokes the role's grants on the database and on
+# public) is open to it. So, in one transaction:
+#   1. the large objects it owns are unlinked (they live outside every schema);
+#   2. every schema it owns, other than public, is dropped with CASCADE;
+#   3. every other object it owns in the schemas left is dropped, one at a time with CASCADE, picked
+#      afresh each time, so whatever an earlier CASCADE already removed never comes back and the order is
+#      harmless (tables come first only because the catalog query lists them first);
+#   4. the extensions it owns in those schemas are dropped (their members go with them);
+#   5. anything left that the restore would collide with (another role's objects or schemas, large objects)
+#      fails the reset, naming the owners, before the restore starts rather than at the row counts after it.
+# "Owns" is pg_has_role(owner, 'USAGE'): a superuser owns everything, so a superuser empties the whole
+# database, as DROP SCHEMA ... CASCADE used to, but `public` keeps its owner and grants either way.
+# The catalog rows that can be dropped on their own: not an index, a toast table or a row type (they go
+# with their table), not an array or multirange type (with their element type), not an identity sequence
+# or a partition's index (internal or partition dependencies), not an extension's member.
+OBJECTS_SQL="
+SELECT o.classid, o.objid, o.owner FROM (
+    SELECT 'pg_catalog.pg_class'::pg_catalog.regclass AS classid, oid AS objid, relnamespace AS nsp,
+        relowner AS owner FROM pg_catalog.pg_class WHERE relkind IN ('r', 'p', 'f', 'v', 'm', 'S')
+    UNION ALL SELECT 'pg_catalog.pg_proc'::pg_catalog.regclass, oid, pronamespace, proowner FROM pg_catalog.pg_proc
+    UNION ALL SELECT 'pg_catalog.pg_type'::pg_catalog.regclass, oid, typnamespace, typowner FROM pg_catalog.pg_type
+    UNION ALL SELECT 'pg_catalog.pg_collation'::pg_catalog.regclass, oid, collnamespace, collowner
+        FROM pg_catalog.pg_collation
+    UNION ALL SELECT 'pg_catalog.pg_conversion'::pg_catalog.regclass, oid, connamespace, conowner
+        FROM pg_catalog.pg_conversion
+    UNION ALL SELECT 'pg_catalog.pg_operator'::pg_catalog.regclass, oid, oprnamespace, oprowner
+        FROM pg_catalog.pg_operator
+    UNION ALL SELECT 'pg_catalog.pg_opfamily'::pg_catalog.regclass, oid, opfnamespace, opfowner
+        FROM pg_catalog.pg_opfamily
+    UNION ALL SELECT 'pg_catalog.pg_opclass'::pg_catalog.regclass, oid, opcnamespace, opcowner
+        FROM pg_catalog.pg_opclass
+    UNION ALL SELECT 'pg_catalog.pg_ts_config'::pg_catalog.regclass, oid, cfgnamespace, cfgowner
+        FROM pg_catalog.pg_ts_config
+    UNION ALL SELECT 'pg_catalog.pg_ts_dict'::pg_catalog.regclass, oid, dictnamespace, dictowner
+        FROM pg_catalog.pg_ts_dict
+    UNION ALL SELECT 'pg_catalog.pg_statistic_ext'::pg_catalog.regclass, oid, stxnamespace, stxowner
+        FROM pg_catalog.pg_statistic_ext
+) o JOIN pg_catalog.pg_namespace n ON n.oid = o.nsp
+WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
+    AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend d WHERE d.classid = o.classid AND d.objid = o.objid
+        AND d.deptype IN ('i', 'e', 'P', 'S'))"
+
 RESET_SQL="
 BEGIN;
-SELECT count(pg_catalog.lo_unlink(oid)) FROM pg_catalog.pg_largeobject_metadata;
+-- One notice per object a CASCADE takes along would bury the log.
+SET LOCAL client_min_messages = warning;
+SELECT count(pg_catalog.lo_unlink(oid)) FROM pg_catalog.pg_largeobject_metadata
+    WHERE pg_catalog.pg_has_role(lomowner, 'USAGE');
 DO \$reset\$
-DECLARE s text;
+DECLARE
+    s name;
+    x name;
+    kind text;
+    ident text;
+    leftover text;
 BEGIN
     FOR s IN SELECT nspname FROM pg_catalog.pg_namespace
-        WHERE nspname NOT IN ('pg_catalog', 'information_schema') AND nspname NOT LIKE 'pg\\_%'
+        WHERE nspname NOT IN ('pg_catalog', 'information_schema', 'public') AND nspname NOT LIKE 'pg\\_%'
+            AND pg_catalog.pg_has_role(nspowner, 'USAGE')
     LOOP
-        EXECUTE format('DROP SCHEMA %I CASCADE', s);
+        EXECUTE pg_catalog.format('DROP SCHEMA %I CASCADE', s);
     END LOOP;
+    LOOP
+        SELECT i.type, i.identity INTO kind, ident
+            FROM ($OBJECTS_SQL) o, pg_catalog.pg_identify_object(o.classid, o.objid, 0) i
+            WHERE pg_catalog.pg_has_role(o.owner, 'USAGE') LIMIT 1;
+        EXIT WHEN NOT FOUND;
+        IF kind = 'statistics object' THEN kind := 'statistics'; END IF;
+        EXECUTE pg_catalog.format('DROP %s %s CASCADE', pg_catalog.upper(kind), ident);
+    END LOOP;
+    FOR x IN SELECT e.extname FROM pg_catalog.pg_extension e
+        JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
+        WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
+            AND pg_catalog.pg_has_role(e.extowner, 'USAGE')
+    LOOP
+        EXECUTE pg_catalog.format('DROP EXTENSION IF EXISTS %I CASCADE', x);
+    END LOOP;
+    IF pg_catalog.to_regnamespace('public') IS NULL THEN
+        CREATE SCHEMA public;
+    END IF;
+    SELECT pg_catalog.string_agg(l.what, ', ') INTO leftover FROM (
+        SELECT pg_catalog.format('%s (owner %s)', pg_catalog.pg_describe_object(o.classid, o.objid, 0),
+            o.owner::pg_catalog.regrole) AS what FROM ($OBJECTS_SQL) o
+        UNION ALL SELECT pg_catalog.format('schema %I (owner %s)', nspname, nspowner::pg_catalog.regrole)
+            FROM pg_catalog.pg_namespace
+            WHERE nspname NOT IN ('pg_catalog', 'information_schema', 'public') AND nspname NOT LIKE 'pg\\_%'
+        UNION ALL SELECT pg_catalog.format('%s large objects (owner %s)', count(*), lomowner::pg_catalog.regrole)
+            FROM pg_catalog.pg_largeobject_metadata GROUP BY lomowner
+        LIMIT 10
+    ) l;
+    IF leftover IS NOT NULL THEN
+        RAISE EXCEPTION 'sgarch: % cannot empty the database for the restore; it holds objects of roles it is not a member of: %', current_user, leftover
+            USING HINT = 'drop them as their owner (on RDS, the master user), then run the restore again';
+    END IF;
 END
 \$reset\$;
-CREATE SCHEMA public;
 COMMIT;
 "
 
@@ -132,13 +216,15 @@ cmd_restore() {
         die "$file has SHA-256 $got, the manifest says $want: download it again"
     fi
     log "emptying the database"
-    psql_run --tuples-only --no-align >/dev/null <<<"$RESET_SQL"
+    psql_run --tuples-only --no-align >/dev/null <<<"$RESET_SQL" ||
+        die "could not empty the database (PostgreSQL's error above); nothing was changed"
     log "pg_restore from $file"
     # --dbname='' connects with the environment's PGDATABASE (libpq treats an empty name as unset), so the
     # same argument works in both modes; pg_restore needs the flag to restore rather than print SQL.
     pg pg_restore --exit-on-error --no-owner --no-acl --no-password --dbname= <"$file"
-    # Fresh planner statistics, or the first queries after the move scan everything.
-    psql_run --command='ANALYZE' >/dev/null
+    # Fresh planner statistics, or the first queries after the move scan everything. A role that is not a
+    # superuser (RDS) gets one warning per system catalog it may not analyze: kept out of the log.
+    psql_run --command='SET client_min_messages = error; ANALYZE' >/dev/null
     printf 'sgarch-result restore %s %s\n' "$(bytes_of "$file")" "$got"
 }
 

@@ -3,7 +3,6 @@ expiry."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections.abc import Callable
 from typing import Any
@@ -13,9 +12,16 @@ import pulumi_aws as aws
 
 from sgarch.eks import EksCluster, EksClusterArgs
 from sgarch.helm import SourcegraphRelease, SourcegraphReleaseArgs
-from sgarch.network import Network
+from sgarch.naming import default_tags
 from sgarch.refarch.poc._settings import PocSettings
-from sgarch.refarch.poc._shared import allow, first_stop, scheduler_role, stop_schedule_expression
+from sgarch.refarch.poc._shared import (
+    ARCHITECTURE,
+    PocParts,
+    allow,
+    first_stop,
+    scheduler_role,
+    stop_schedule_expression,
+)
 from sgarch.sizing import Workload
 from sgarch.validation import build
 
@@ -45,8 +51,8 @@ def cluster_args(
 ) -> EksClusterArgs:
     """The cluster's arguments with placeholder network ids, so they can be validated and packed first."""
     lbc_values: dict[str, Any] = {
-        # The controller's own tags let the budget (poc tag) find the ALB.
-        "defaultTags": dict(tags),
+        # The controller's own tags let the budget (poc tag) find the ALB, and carry sgarch's like every resource.
+        "defaultTags": default_tags(ARCHITECTURE, pulumi.get_stack(), tags),
         # An internal POC ALB uses neither WAF nor Shield; off, the controller never calls those APIs.
         "enableShield": False,
         "enableWaf": False,
@@ -69,26 +75,18 @@ def cluster_args(
         load_balancer_controller_values=lbc_values,
         volume_tags=tags,
         tags=tags,
+        architecture=ARCHITECTURE,
     )
 
 
-def eks(
-    parent: pulumi.Resource,
-    name: str,
-    settings: PocSettings,
-    args: EksClusterArgs,
-    net: Network,
-    zone_id: pulumi.Input[str],
-    certificate_arn: pulumi.Input[str],
-    expiry: dt.date,
-    tags: dict[str, str],
-    expiry_tags: dict[str, str],
-) -> dict[str, Any]:
-    """The cluster, the Sourcegraph release and the scale-to-zero schedules; the stack outputs."""
+def eks(parts: PocParts, args: EksClusterArgs) -> dict[str, Any]:
+    """The cluster (``args`` from :func:`cluster_args`, wired to the network), the Sourcegraph release and the
+    scale-to-zero schedules; the stack outputs of this runtime."""
+    name, settings, net = parts.name, parts.settings, parts.net
     cluster = EksCluster(
         name,
         args.model_copy(update={"vpc_id": net.vpc_id, "private_subnet_ids": net.private_subnet_ids}),
-        opts=pulumi.ResourceOptions(parent=parent),
+        opts=parts.child(),
     )
     release = SourcegraphRelease(
         f"{name}-sourcegraph",
@@ -102,14 +100,15 @@ def eks(
             chart_version=settings.sourcegraph_version,
             image_repository=settings.image_registry,
             internet_facing=False,
-            certificate_arn=certificate_arn,
+            certificate_arn=parts.certificate_arn,
             host=settings.record_name,
             inbound_cidrs=settings.alb_cidrs(),
-            tags=tags,
+            tags=args.tags,
+            architecture=ARCHITECTURE,
         ),
-        opts=pulumi.ResourceOptions(parent=parent, providers=[cluster.provider], depends_on=[cluster]),
+        opts=parts.child(providers=[cluster.provider], depends_on=[cluster]),
     )
-    _scale_to_zero_after_expiry(parent, name, cluster, expiry, tags, expiry_tags)
+    _scale_to_zero_after_expiry(parts, cluster)
     own_zone = not settings.private_zone_id
     return {
         "url": pulumi.Output.from_input(f"https://{settings.record_name}"),
@@ -117,17 +116,17 @@ def eks(
         "cluster_name": cluster.cluster_name,
         "kubeconfig": cluster.kubeconfig,
         "node_group_names": pulumi.Output.all(*[g.node_group_name for g in cluster.node_groups]),
-        "dns_record": pulumi.Output.from_input(zone_id).apply(
+        "dns_record": pulumi.Output.from_input(parts.zone_id).apply(
             lambda zone: _dns_instruction(settings.record_name, zone, release.namespace, own_zone)
         ),
     }
 
 
-def eks_endpoints(parent: pulumi.Resource, name: str, net: Network, tags: dict[str, str]) -> None:
+def eks_endpoints(parts: PocParts) -> None:
     """The interface endpoints the cluster needs beyond the single node's (``EKS_ENDPOINT_SERVICES``)."""
     # Network validates its endpoint list against the single node's needs; the cluster's extra ones are the
     # POC's own wiring.
-    child = pulumi.ResourceOptions(parent=parent)
+    name, net, tags, child = parts.name, parts.net, parts.tags, parts.child()
     group = aws.ec2.SecurityGroup(
         f"{name}-eks-endpoints-sg",
         vpc_id=net.vpc_id,
@@ -146,7 +145,7 @@ def eks_endpoints(parent: pulumi.Resource, name: str, net: Network, tags: dict[s
         tags=tags | {"Name": f"{name}-eks-endpoints-https"},
         opts=child,
     )
-    region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=parent)).region
+    region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=parts.parent)).region
     for service in EKS_ENDPOINT_SERVICES:
         endpoint = f"{name}-{service}"
         aws.ec2.VpcEndpoint(
@@ -162,26 +161,16 @@ def eks_endpoints(parent: pulumi.Resource, name: str, net: Network, tags: dict[s
         )
 
 
-def _scale_to_zero_after_expiry(
-    parent: pulumi.Resource,
-    name: str,
-    cluster: EksCluster,
-    expiry: dt.date,
-    tags: dict[str, str],
-    expiry_tags: dict[str, str],
-) -> None:
-    groups = cluster.node_groups
+def _scale_to_zero_after_expiry(parts: PocParts, cluster: EksCluster) -> None:
+    name, groups = parts.name, cluster.node_groups
     role, group = scheduler_role(
-        parent,
-        name,
+        parts,
         "sgarch POC: lets EventBridge Scheduler scale the POC's node groups to zero after its expiry",
         pulumi.Output.all(*[g.arn for g in groups]).apply(
             lambda arns: allow("eks:UpdateNodegroupConfig", list(arns))
         ),
-        tags,
-        expiry_tags,
     )
-    start = first_stop(expiry)
+    start = first_stop(parts.expiry)
     for i, node_group in enumerate(groups):
         aws.scheduler.Schedule(
             f"{name}-stop-nodes-{i}",
@@ -201,7 +190,7 @@ def _scale_to_zero_after_expiry(
                     node_group.cluster_name, node_group.node_group_name, node_group.scaling_config
                 ).apply(lambda v: scale_to_zero_input(v[0], v[1], _max_size(v[2]))),
             ),
-            opts=pulumi.ResourceOptions(parent=parent),
+            opts=parts.child(),
         )
 
 

@@ -7,10 +7,13 @@ from typing import Any
 
 import pulumi
 
+from sgarch.component import Component
 from sgarch.naming import (
     EKS_NODE_GROUP_NAME,
     EKS_NODE_GROUP_PART,
     LOAD_BALANCER_NAME,
+    MANAGED_BY_TAG,
+    MANAGED_BY_VALUE,
     S3_BUCKET_NAME,
     SCHEDULE_NAME,
     SECURITY_GROUP_NAME,
@@ -21,20 +24,23 @@ from sgarch.network import check_brought_network
 from sgarch.refarch.poc._eks import EKS_ENDPOINT_SERVICES, cluster_args, eks, eks_endpoints
 from sgarch.refarch.poc._network import connect, network
 from sgarch.refarch.poc._settings import PocSettings
+from sgarch.refarch.poc._shared import ARCHITECTURE as POC_ARCHITECTURE
 from sgarch.refarch.poc._shared import (
     EXPIRY_TAG,
     POC_TAG,
+    PocParts,
     budget,
     certificate,
     cost_allocation_note,
     private_zone,
 )
 from sgarch.refarch.poc._single_node import node_args, single_node
+from sgarch.validation import ComponentArgs
 
 __all__ = ["PocEnvironment", "deploy"]
 
 
-class PocEnvironment(pulumi.ComponentResource):
+class PocEnvironment(Component):
     """A private, time-boxed Sourcegraph POC.
 
     Outputs (``outputs`` holds them as the stack exports them): ``url``, ``expires_on``, ``tier`` and
@@ -48,6 +54,8 @@ class PocEnvironment(pulumi.ComponentResource):
     expires_on: str
     outputs: dict[str, Any]
 
+    ARCHITECTURE = POC_ARCHITECTURE
+
     def __init__(
         self,
         name: str,
@@ -58,14 +66,19 @@ class PocEnvironment(pulumi.ComponentResource):
         expiry = settings.expiry(today)
         # The expiry goes only where it acts (the schedules) and where it is reported (the budget): a tag on
         # everything would make extending the POC update every resource, and roll every EKS node.
-        tags = {POC_TAG: name, "ManagedBy": "sgarch"} | dict(settings.tags)
-        expiry_tags = tags | {EXPIRY_TAG: expiry.isoformat()}
+        poc_tags = {POC_TAG: name} | dict(settings.tags)
+        # The components add sgarch's tags themselves; ManagedBy is among theirs as it always was, because the
+        # EKS nodes' launch template and the StorageClass carry exactly these tags, and a change to either
+        # rolls every node or replaces the StorageClass.
+        component_tags = {MANAGED_BY_TAG: MANAGED_BY_VALUE} | poc_tags
         workload = settings.workload()
-        eks_args = cluster_args(name, settings, workload, tags) if settings.runtime == "eks" else None
+        eks_args = (
+            cluster_args(name, settings, workload, component_tags) if settings.runtime == "eks" else None
+        )
         if eks_args is not None:
             # Pack the nodes (and fail on a bad combination) before the first resource is registered.
             eks_args.node_plan()
-        instance_args = node_args(settings, tags) if eks_args is None else None
+        instance_args = node_args(settings, component_tags) if eks_args is None else None
         services = settings.endpoint_services()
         eks_services = EKS_ENDPOINT_SERVICES if eks_args is not None and services else ()
         if settings.vpc_id:
@@ -76,24 +89,37 @@ class PocEnvironment(pulumi.ComponentResource):
                 interface_endpoints=(*services, *eks_services),
                 private_dns=not settings.private_zone_id,
             )
-        super().__init__("sgarch:refarch:PocEnvironment", name, None, opts)
+        super().__init__(
+            "sgarch:refarch:PocEnvironment",
+            name,
+            ComponentArgs(tags=poc_tags, architecture=POC_ARCHITECTURE),
+            opts,
+        )
+        # The POC's own resources: sgarch's tags, poc=<name> (what the budget counts) and the user's.
+        tags = self._tags()
 
-        net = network(self, name, settings, services, tags)
+        net = network(self, name, settings, services, component_tags)
         links = connect(self, name, settings, net, tags)
         zone_id = private_zone(self, name, settings, net.vpc_id, tags)
-        certificate_arn = settings.certificate_arn or certificate(self, name, settings, tags)
+        parts = PocParts(
+            parent=self,
+            name=name,
+            settings=settings,
+            net=net,
+            zone_id=zone_id,
+            certificate_arn=settings.certificate_arn or certificate(self, name, settings, tags),
+            expiry=expiry,
+            tags=tags,
+            expiry_tags=self._tags({EXPIRY_TAG: expiry.isoformat()}),
+        )
         self.expires_on = expiry.isoformat()
         if instance_args is not None:
-            runtime = single_node(
-                self, name, settings, instance_args, net, zone_id, certificate_arn, expiry, tags, expiry_tags
-            )
+            runtime = single_node(parts, instance_args)
         elif eks_args is not None:
             if eks_services:
-                eks_endpoints(self, name, net, tags)
-            runtime = eks(
-                self, name, settings, eks_args, net, zone_id, certificate_arn, expiry, tags, expiry_tags
-            )
-        budget(self, name, settings, expiry_tags)
+                eks_endpoints(parts)
+            runtime = eks(parts, eks_args)
+        budget(parts)
         self.url = runtime["url"]
         self.outputs = {
             **runtime,

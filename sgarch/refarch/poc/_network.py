@@ -14,6 +14,7 @@ import pulumi_aws as aws
 
 from sgarch.network import NatStrategy, Network, NetworkArgs
 from sgarch.refarch.poc._settings import PocSettings
+from sgarch.refarch.poc._shared import ARCHITECTURE
 from sgarch.validation import build
 
 __all__ = ["NEW_VPC_ZONES", "connect", "network"]
@@ -25,7 +26,9 @@ NEW_VPC_ZONES = 2
 def network(
     parent: pulumi.Resource, name: str, settings: PocSettings, services: tuple[str, ...], tags: dict[str, str]
 ) -> Network:
-    """The Network component: the brought VPC with ``services`` as interface endpoints, or a new VPC."""
+    """The Network component: the brought VPC with ``services`` as interface endpoints, or a new VPC.
+
+    ``tags`` are the user's and the POC's; the component adds sgarch's own."""
     if settings.vpc_id:
         args = build(
             NetworkArgs,
@@ -34,6 +37,7 @@ def network(
             private_subnet_ids=list(settings.subnet_ids),
             interface_endpoints=services,
             tags=tags,
+            architecture=ARCHITECTURE,
         )
     else:
         args = build(
@@ -45,6 +49,7 @@ def network(
             nat_strategy=NatStrategy.SINGLE if settings.nat else NatStrategy.NONE,
             interface_endpoints=services,
             tags=tags,
+            architecture=ARCHITECTURE,
         )
     return Network(f"{name}-network", args, opts=pulumi.ResourceOptions(parent=parent))
 

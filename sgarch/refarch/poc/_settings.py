@@ -15,10 +15,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 from sgarch.errors import ConfigError
+from sgarch.host import parse_proxy_url
 from sgarch.network import INTERFACE_ENDPOINT_SERVICES, SSM_ENDPOINT_SERVICES
 from sgarch.refarch.config import check_brought_vpc
 from sgarch.single_node.args import DEFAULT_SOURCEGRAPH_VERSION
-from sgarch.single_node.proxy import parse_proxy_url
 from sgarch.sizing import Workload, estimate
 from sgarch.sizing.estimator import planned_tier
 from sgarch.tiers import Tier
@@ -42,48 +42,56 @@ _NEW_VPC_ONLY = ("nat", "transit_gateway_id", "peer_vpc_id", "peer_owner_id", "p
 class PocSettings(BaseModel):
     """Config keys of ``stacks/poc`` (``pulumi config set <key> <value>``)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
     expires_on: str
     """Required. The last day of the POC (YYYY-MM-DD, UTC). From the next day the instance is stopped every
-    hour; it is never deleted. Only the schedule and the budget carry it (tag ``expires-on``), so extending
-    the POC changes nothing else."""
+    hour (with runtime eks, the node groups are scaled to zero); nothing is deleted. Only the schedule and the
+    budget carry it (tag ``expires-on``), so extending the POC changes nothing else."""
     budget_emails: tuple[str, ...]
     """Required. Who gets the budget alerts at 80% and 100% of ``monthly_budget_usd``."""
     monthly_budget_usd: float = 1000
-    """The monthly cost limit the alerts measure against. Default: $1,000."""
+    """Monthly cost limit the budget alerts measure against, USD. The budget counts costs tagged
+    ``poc=<stack>`` in this region, once ``poc`` is an active cost allocation tag. Default: 1000."""
     activate_cost_allocation_tag: bool = False
     """Activate the ``poc`` cost allocation tag from this stack. Only the payer (management) account of an
     organization may; from a member account AWS refuses it and ``pulumi up`` fails. Default: off, and the
     ``cost_allocation_tag`` output says what the payer account must do; until the tag is active the budget
     reads $0."""
     tier: str | None = None
-    """XS to 3XL (XL at most on the single node). Default: the tier the workload needs, XS for the default
-    POC workload. A tier below what the configured workload needs is an error; a larger one wins."""
+    """Size tier XS to 3XL (XL at most on the single node). Default: the tier the workload needs, XS for the
+    default POC workload; a tier below what a configured workload needs is an error, a larger one wins."""
     runtime: Literal["single-node", "eks"] = "single-node"
     """Where Sourcegraph runs: ``single-node`` (one instance, Docker Compose) or ``eks`` (an EKS cluster with
     a private API endpoint and the official Helm chart, databases in the cluster). Default: single-node."""
     users: int | None = None
-    """Workload for sizing (with ``repos``). Default: a small POC: 50 users, 500 repos, 50 GB."""
+    """Workload for sizing, with ``repos``. Default: the default POC workload, 50 users and 500 repositories
+    (0 means not set)."""
     repos: int | None = None
-    """Workload: repositories in the POC."""
+    """Workload: repositories in the POC, with ``users``. Default: 500, from the default POC workload (0 means
+    not set)."""
     total_repo_gb: float | None = None
-    """Workload: size of those repositories on disk, GB."""
+    """Workload: size of the repositories on disk, GB. Default: 50 with the default POC workload, 100 with a
+    configured one."""
     sourcegraph_version: str = DEFAULT_SOURCEGRAPH_VERSION
-    """Sourcegraph release. Default: the one sgarch was tested with."""
+    """Sourcegraph release X.Y.Z. Default: the release sgarch was tested with."""
     image: Literal["sgarch", "stock"] = "sgarch"
-    """sgarch (images baked in, so no internet is needed to start) or stock. Default: sgarch."""
+    """``sgarch`` (the sgarch AMI, images baked in, so no internet is needed to start) or ``stock`` (Amazon
+    Linux 2023; needs NAT or a proxy to download at first boot). Default: sgarch."""
     ami_id: str | None = None
-    """An explicit AMI id. Default: the sgarch AMI for the version."""
+    """An explicit AMI id. Default: the newest sgarch AMI of ``ami_owner`` for ``sourcegraph_version``, or the
+    newest Amazon Linux 2023 AMI with ``image: stock``."""
     ami_owner: str = "self"
-    """Owner of the sgarch AMI. Default: this account."""
+    """Account that owns the sgarch AMI (an account id, or ``self``). Default: self, this account."""
     vpc_id: str | None = None
     """The customer's VPC (the usual case), with ``subnet_ids``. Default: a new VPC, which needs a way in and
     out: ``transit_gateway_id``, ``peer_vpc_id`` or ``nat``."""
     subnet_ids: tuple[str, ...] = ()
-    """Private subnets in at least two AZs; the first holds the instance."""
+    """With ``vpc_id``: private subnets in at least two AZs; the first holds the instance. Default: none (a
+    new VPC's own)."""
     subnets_have_nat: bool = False
-    """With ``vpc_id``: whether the given subnets route to a NAT gateway. Default: no."""
+    """With ``vpc_id``: whether the given subnets route to a NAT gateway (if not, interface endpoints are
+    created). Default: no."""
     vpc_cidr: str = "10.50.0.0/16"
     """CIDR of a new VPC. Default: 10.50.0.0/16; pick one your network team has not used when the VPC is
     attached to your network."""
@@ -106,13 +114,15 @@ class PocSettings(BaseModel):
     """With ``transit_gateway_id`` or ``peer_vpc_id``: IPv4 networks the new VPC routes through it (``0.0.0.0/0``
     for a central egress VPC). Default: ``allowed_cidrs``, ``api_access_cidrs`` and the egress allowlist's."""
     interface_endpoints: bool | None = None
-    """VPC interface endpoints (with runtime eks also EC2, Elastic Load Balancing and EKS Auth). Default: all of
-    them without NAT; with NAT and ``egress_allowlist`` but no proxy, the five that Session Manager and the
-    CloudWatch agent need; none with NAT and a proxy (the agents use the proxy) or open egress."""
+    """VPC interface endpoints (with runtime eks also EC2, Elastic Load Balancing and EKS Auth): ``true`` or
+    ``false``; ``false`` in your VPC means it already has them. Default: all of them without NAT; with NAT and
+    ``egress_allowlist`` but no proxy, the five that Session Manager and the CloudWatch agent need; none with
+    NAT and a proxy (the agents use the proxy) or open egress."""
     certificate_arn: str | None = None
     """ACM certificate for the ALB. Default: issue one for ``record_name``, validated in ``public_zone_id``."""
     public_zone_id: str | None = None
-    """Public Route53 zone used only to validate an issued certificate (DNS validation)."""
+    """Public Route53 zone used only to validate an issued certificate (DNS validation); required without
+    ``certificate_arn``. Default: none."""
     record_name: str
     """Required. The private DNS name users open, such as sourcegraph.poc.example.com."""
     private_zone_id: str | None = None
@@ -137,13 +147,13 @@ class PocSettings(BaseModel):
     else outside the VPC (plus ``egress_allowlist``). Default: none."""
     no_proxy: tuple[str, ...] = ()
     """Extra NO_PROXY entries; sgarch already adds the host, the metadata service and Sourcegraph's services
-    (and the region's AWS names when the VPC has the interface endpoints)."""
+    (and the region's AWS names when the VPC has the interface endpoints). Default: none."""
     proxy_cidrs: tuple[str, ...] = ()
     """Where the proxy runs, as CIDRs: its port is opened to them, and a new VPC routes them. Default: the
     proxy's address when ``http_proxy`` names an IP; required when it names a host (a security group filters
     by IP, not by name)."""
     tags: dict[str, str] = {}
-    """Extra tags on every resource."""
+    """Extra tags on every resource (a map, set with ``pulumi config set --path``). Default: none."""
     image_registry: str | None = None
     """runtime eks: registry prefix of Sourcegraph's images inside your network, such as an ECR pull-through
     cache of Docker Hub (``<account>.dkr.ecr.<region>.amazonaws.com/docker-hub/sourcegraph``). Required when

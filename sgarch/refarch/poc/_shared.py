@@ -1,19 +1,27 @@
 """What both runtimes of the POC share: the private zone, the certificate, the budget and the expiry's
-scheduler role. Each function registers its resources under ``parent`` (the PocEnvironment)."""
+scheduler role, and :class:`PocParts`, what the environment hands each runtime. Each function registers its
+resources under the PocEnvironment."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 import pulumi_aws as aws
 
 from sgarch.refarch.poc._settings import PocSettings
 
+if TYPE_CHECKING:
+    from sgarch.network import Network
+
 __all__ = [
+    "ARCHITECTURE",
     "EXPIRY_TAG",
     "POC_TAG",
+    "PocParts",
     "allow",
     "budget",
     "certificate",
@@ -24,11 +32,38 @@ __all__ = [
     "stop_schedule_expression",
 ]
 
+ARCHITECTURE = "poc"
+"""The ``sgarch:architecture`` tag on every resource of the POC, its components' included."""
 EXPIRY_TAG = "expires-on"
 """The tag that carries ``expires_on``: on the schedules' group and the budget only, so extending a POC
 changes those and nothing else (on a launch template it would roll every EKS node)."""
 POC_TAG = "poc"
 """The cost allocation tag the budget counts (``poc=<stack>``), on every resource."""
+
+
+@dataclass(frozen=True)
+class PocParts:
+    """What the PocEnvironment built before its runtime, and hands to it whole: the same for the single node
+    and for EKS."""
+
+    parent: pulumi.Resource
+    """The PocEnvironment: every resource of the runtime is its child."""
+    name: str
+    """The POC's name (the stack's): the prefix of every logical name."""
+    settings: PocSettings
+    net: Network
+    zone_id: pulumi.Input[str]
+    """The private zone answering ``record_name`` inside the VPC."""
+    certificate_arn: pulumi.Input[str]
+    expiry: dt.date
+    tags: dict[str, str]
+    """The tags of the POC's own resources: sgarch's, ``poc=<name>`` and the user's."""
+    expiry_tags: dict[str, str]
+    """:attr:`tags` and the expiry: only where the expiry acts or is reported (the schedules, the budget)."""
+
+    def child(self, **options: Any) -> pulumi.ResourceOptions:
+        """Options for a resource of the POC: the environment as parent, and ``options``."""
+        return pulumi.ResourceOptions(parent=self.parent, **options)
 
 
 def stop_schedule_expression() -> str:
@@ -115,15 +150,10 @@ def certificate(
 
 
 def scheduler_role(
-    parent: pulumi.Resource,
-    name: str,
-    description: str,
-    policy: pulumi.Output[str],
-    tags: dict[str, str],
-    expiry_tags: dict[str, str],
+    parts: PocParts, description: str, policy: pulumi.Output[str]
 ) -> tuple[aws.iam.Role, aws.scheduler.ScheduleGroup]:
     """The role EventBridge Scheduler assumes to act after the expiry, and the group of its schedules."""
-    child = pulumi.ResourceOptions(parent=parent)
+    name, child = parts.name, parts.child()
     trust = json.dumps(
         {
             "Version": "2012-10-17",
@@ -137,20 +167,21 @@ def scheduler_role(
         }
     )
     role = aws.iam.Role(
-        f"{name}-stop", assume_role_policy=trust, description=description, tags=tags, opts=child
+        f"{name}-stop", assume_role_policy=trust, description=description, tags=parts.tags, opts=child
     )
     aws.iam.RolePolicy(f"{name}-stop", role=role.name, policy=policy, opts=child)
-    group = aws.scheduler.ScheduleGroup(f"{name}-expiry", tags=expiry_tags, opts=child)
+    group = aws.scheduler.ScheduleGroup(f"{name}-expiry", tags=parts.expiry_tags, opts=child)
     return role, group
 
 
-def budget(parent: pulumi.Resource, name: str, settings: PocSettings, expiry_tags: dict[str, str]) -> None:
+def budget(parts: PocParts) -> None:
     """A monthly budget over what carries ``poc=<name>`` in this region, mailing at 80% and 100%.
 
     The region filter keeps POCs of the same stack name in other regions out of each other's budgets. The
     tag filter counts only once ``poc`` is an active cost allocation tag (see :func:`cost_allocation_note`).
     """
-    child = pulumi.ResourceOptions(parent=parent)
+    parent, name, settings = parts.parent, parts.name, parts.settings
+    child = parts.child()
     region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=parent)).region
     depends: list[pulumi.Resource] = []
     if settings.activate_cost_allocation_tag:
@@ -184,7 +215,7 @@ def budget(parent: pulumi.Resource, name: str, settings: PocSettings, expiry_tag
             )
             for threshold in (80, 100)
         ],
-        tags=expiry_tags,
+        tags=parts.expiry_tags,
         opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=depends)),
     )
 

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
-from sgarch.network import Network
 from sgarch.refarch.poc._settings import PocSettings
-from sgarch.refarch.poc._shared import allow, first_stop, scheduler_role, stop_schedule_expression
+from sgarch.refarch.poc._shared import (
+    ARCHITECTURE,
+    PocParts,
+    allow,
+    first_stop,
+    scheduler_role,
+    stop_schedule_expression,
+)
 from sgarch.single_node.args import EgressRule, LoadBalancerArgs, SingleNodeArgs
 from sgarch.single_node.component import SingleNode
 from sgarch.sizing.storage import poc_data_volume_gib
@@ -73,38 +78,33 @@ def node_args(settings: PocSettings, tags: dict[str, str]) -> SingleNodeArgs:
         proxy_cidrs=settings.proxy_cidrs,
         aws_endpoints_in_vpc=settings.aws_endpoints_in_vpc(),
         tags=tags,
+        architecture=ARCHITECTURE,
     )
 
 
-def single_node(
-    parent: pulumi.Resource,
-    name: str,
-    settings: PocSettings,
-    args: SingleNodeArgs,
-    net: Network,
-    zone_id: pulumi.Input[str],
-    certificate_arn: pulumi.Input[str],
-    expiry: dt.date,
-    tags: dict[str, str],
-    expiry_tags: dict[str, str],
-) -> dict[str, Any]:
+def single_node(parts: PocParts, args: SingleNodeArgs) -> dict[str, Any]:
     """The SingleNode component (``args`` from :func:`node_args`, wired to the network) and its stop
     schedule; the stack outputs of this runtime."""
+    settings, net = parts.settings, parts.net
     instance_subnet: pulumi.Input[str] = (
         settings.subnet_ids[0] if settings.vpc_id else net.private_subnet_ids.apply(lambda ids: ids[0])
     )
     assert args.load_balancer is not None
     load_balancer = args.load_balancer.model_copy(
-        update={"certificate_arn": certificate_arn, "subnet_ids": net.private_subnet_ids, "zone_id": zone_id}
+        update={
+            "certificate_arn": parts.certificate_arn,
+            "subnet_ids": net.private_subnet_ids,
+            "zone_id": parts.zone_id,
+        }
     )
     node = SingleNode(
-        name,
+        parts.name,
         args.model_copy(
             update={"vpc_id": net.vpc_id, "subnet_id": instance_subnet, "load_balancer": load_balancer}
         ),
-        opts=pulumi.ResourceOptions(parent=parent),
+        opts=parts.child(),
     )
-    _stop_after_expiry(parent, name, node, expiry, tags, expiry_tags)
+    _stop_after_expiry(parts, node)
     return {
         "url": node.url,
         "instance_id": node.instance_id,
@@ -116,25 +116,15 @@ def single_node(
     }
 
 
-def _stop_after_expiry(
-    parent: pulumi.Resource,
-    name: str,
-    node: SingleNode,
-    expiry: dt.date,
-    tags: dict[str, str],
-    expiry_tags: dict[str, str],
-) -> None:
+def _stop_after_expiry(parts: PocParts, node: SingleNode) -> None:
     role, group = scheduler_role(
-        parent,
-        name,
+        parts,
         "sgarch POC: lets EventBridge Scheduler stop the POC instance after its expiry",
         node.instance.arn.apply(lambda arn: allow("ec2:StopInstances", arn)),
-        tags,
-        expiry_tags,
     )
-    start = first_stop(expiry)
+    start = first_stop(parts.expiry)
     aws.scheduler.Schedule(
-        f"{name}-stop-after-expiry",
+        f"{parts.name}-stop-after-expiry",
         group_name=group.name,
         description=f"Stop the POC instance every hour from {start[:10]}; it is never deleted",
         schedule_expression=stop_schedule_expression(),
@@ -146,5 +136,5 @@ def _stop_after_expiry(
             role_arn=role.arn,
             input=node.instance_id.apply(lambda instance: json.dumps({"InstanceIds": [instance]})),
         ),
-        opts=pulumi.ResourceOptions(parent=parent),
+        opts=parts.child(),
     )

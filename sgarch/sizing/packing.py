@@ -23,7 +23,7 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from sgarch.eks.instances import InstanceType
+from sgarch.sizing.instances import InstanceType
 
 __all__ = [
     "EVICTION_MEMORY_MIB",

@@ -1,7 +1,7 @@
 """The single node's HTTP proxy: the URL's checks and the NO_PROXY lists. Pure: no Pulumi, no AWS calls.
 
 With ``http_proxy`` set, every client on the host goes through the proxy, each configured in its own place
-(``scripts/proxy.sh`` writes them; :mod:`sgarch.single_node.userdata` ships it only when a proxy is set):
+(``scripts/proxy.sh`` writes them; :mod:`sgarch.host.userdata` ships it only when a proxy is set):
 dnf, curl and git (install.sh), dockerd (image pulls), the SSM and CloudWatch agents, and Sourcegraph's
 containers. What bypasses it is the NO_PROXY list: the host itself, the instance metadata service, with
 ``aws_endpoints_in_vpc`` the region's AWS endpoints, and for the containers each other's Compose service

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import yaml
 
-from sgarch.single_node.userdata import render_upgrade_paths
+from sgarch.host.upgrade_paths import render_upgrade_paths
 from sgarch.sizing.compose import render_compose_override
 from sgarch.sizing.estimator import estimate_for_tier
 from sgarch.tiers import get_tier, machine_tiers

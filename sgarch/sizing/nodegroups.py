@@ -31,8 +31,10 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sgarch.eks.instances import CANDIDATE_INSTANCE_TYPES, InstanceType, get_instance_type
-from sgarch.eks.packing import (
+from sgarch.errors import ConfigError
+from sgarch.sizing.estimator import SINGLETONS, Estimate, Totals
+from sgarch.sizing.instances import CANDIDATE_INSTANCE_TYPES, InstanceType, get_instance_type
+from sgarch.sizing.packing import (
     NodeShape,
     PodRequest,
     PodTooLargeError,
@@ -40,8 +42,6 @@ from sgarch.eks.packing import (
     node_allocatable,
     node_shape,
 )
-from sgarch.errors import ConfigError
-from sgarch.sizing.estimator import SINGLETONS, Estimate, Totals
 from sgarch.tiers import TIERS, Tier
 
 __all__ = [
