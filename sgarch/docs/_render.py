@@ -28,6 +28,7 @@ _FRIENDLY = {
     "aws:ec2/eip:Eip": "Elastic IP (for NAT)",
     "aws:ec2/instance:Instance": "EC2 instance",
     "aws:ec2/internetGateway:InternetGateway": "Internet gateway",
+    "aws:ec2/managedPrefixList:ManagedPrefixList": "Managed prefix list (the VPC's CIDRs)",
     "aws:ec2/natGateway:NatGateway": "NAT gateway",
     "aws:ec2/route:Route": "Route",
     "aws:ec2/routeTable:RouteTable": "Route table",

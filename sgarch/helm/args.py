@@ -93,8 +93,12 @@ class SourcegraphReleaseArgs(ComponentArgs):
     host: str | None = None
     """Host name of the ingress rule (``sourcegraph.example.com``). Default: any host."""
     inbound_cidrs: tuple[str, ...] = ()
-    """Who may reach the ALB. Default: the AWS Load Balancer Controller's, 0.0.0.0/0, which for an internal
-    ALB is every network routed to the VPC; an internet-facing ALB therefore requires this field."""
+    """Who may reach the ALB (the ingress's ``alb.ingress.kubernetes.io/inbound-cidrs``). Required for an
+    internet-facing ALB. Default: ``vpc_cidrs``, so an internal ALB admits only its VPC; without either, the
+    controller would open it to 0.0.0.0/0 (every network routed to the VPC), so one of them is required."""
+    vpc_cidrs: StrListInput | None = None
+    """Every IPv4 block of the cluster's VPC (``Network.vpc_cidrs``): whom an internal ALB admits when
+    ``inbound_cidrs`` is empty. Default: none."""
 
     postgres: bool = False
     """Run pgsql, codeintel-db and codeinsights-db on Amazon RDS for PostgreSQL 16, one instance each.
@@ -197,6 +201,14 @@ class SourcegraphReleaseArgs(ComponentArgs):
                 if getattr(self, field) is None:
                     option = "postgres" if self.postgres else "redis"
                     raise ConfigError(field, f"set with {option}", None, "pass the cluster's network")
+        if not self.internet_facing and not self.inbound_cidrs and self.vpc_cidrs is None:
+            raise ConfigError(
+                "inbound_cidrs",
+                "set, or vpc_cidrs, for an internal load balancer",
+                None,
+                "pass the VPC's blocks (Network.vpc_cidrs) or your networks; the AWS Load Balancer Controller "
+                "would otherwise admit 0.0.0.0/0",
+            )
         return self
 
     def excluded_services(self) -> frozenset[str]:

@@ -201,7 +201,7 @@ class SourcegraphRelease(Component):
             depends.extend(self._pod_identity(args, accounts, bucket_arn, databases, region, child))
 
         def render(parts: list[Any]) -> dict[str, Any]:
-            pg_hosts, redis_pair, bucket_id, region_name, certificate = parts
+            pg_hosts, redis_pair, bucket_id, region_name, certificate, vpc_cidrs = parts
             return compose_values(
                 est,
                 storage_class_name=args.storage_class_name,
@@ -209,7 +209,8 @@ class SourcegraphRelease(Component):
                     internet_facing=args.internet_facing,
                     certificate_arn=certificate,
                     host=args.host,
-                    inbound_cidrs=args.inbound_cidrs,
+                    # Never left empty: the controller's own default is 0.0.0.0/0.
+                    inbound_cidrs=args.inbound_cidrs or tuple(vpc_cidrs or ()),
                 ),
                 postgres=PostgresOptions(hosts=pg_hosts, auth=args.postgres_auth) if args.postgres else None,
                 redis=RedisOptions(cache_host=redis_pair[0], store_host=redis_pair[1])
@@ -220,9 +221,9 @@ class SourcegraphRelease(Component):
                 maintenance=args.maintenance,
             )
 
-        values = pulumi.Output.all(hosts, redis_hosts, bucket_name, region, args.certificate_arn).apply(
-            render
-        )
+        values = pulumi.Output.all(
+            hosts, redis_hosts, bucket_name, region, args.certificate_arn, args.vpc_cidrs
+        ).apply(render)
         self.chart = k8s.helm.v3.Release(
             self._n("sourcegraph"),
             name="sourcegraph",

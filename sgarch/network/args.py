@@ -12,6 +12,7 @@ from pydantic import Field, model_validator
 
 from sgarch.errors import ConfigError
 from sgarch.network.layout import MAX_AZ_COUNT, NetworkLayout, plan_layout
+from sgarch.network.zones import check_eks_zone_ids
 from sgarch.validation import ComponentArgs
 
 __all__ = ["INTERFACE_ENDPOINT_SERVICES", "SSM_ENDPOINT_SERVICES", "NatStrategy", "NetworkArgs"]
@@ -40,6 +41,7 @@ _LAYOUT_FIELDS = (
     "availability_zones",
     "availability_zone_ids",
     "required_instance_types",
+    "eks_cluster",
     "private_subnet_prefix_length",
     "public_subnet_prefix_length",
     "private_only",
@@ -80,6 +82,11 @@ class NetworkArgs(ComponentArgs):
     required_instance_types: tuple[str, ...] = ()
     """EC2 instance types the stack will run in this VPC: zones that do not offer one of them are skipped.
     Default: none (every zone qualifies)."""
+
+    eks_cluster: bool = False
+    """The private subnets will hold an EKS cluster's control-plane interfaces: zones where EKS cannot place
+    them (``EKS_UNSUPPORTED_ZONE_IDS``, such as use1-az3) are skipped, and refused in
+    ``availability_zone_ids``. Default: off."""
 
     private_subnet_prefix_length: int | None = None
     """Prefix length of each private subnet. Default: the VPC's plus 3 (``/19`` in a ``/16``)."""
@@ -186,6 +193,8 @@ class NetworkArgs(ComponentArgs):
                 raise ConfigError(
                     field, f"1 to {MAX_AZ_COUNT} distinct zone {kind}", zones, "list each zone once"
                 )
+            if self.eks_cluster and field == "availability_zone_ids":
+                check_eks_zone_ids(field, zones)
             if "az_count" in self.model_fields_set and self.az_count != len(zones):
                 raise ConfigError(
                     "az_count",

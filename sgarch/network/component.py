@@ -17,7 +17,8 @@ With ``vpc_id`` and ``private_subnet_ids`` it creates no VPC, subnet, gateway or
 endpoints you ask for (and their security group), in your private subnets.
 
 Zones: a created VPC spans the first ``az_count`` zones of the region that offer every interface endpoint
-service it creates and every type of ``required_instance_types``, or the zones ``availability_zone_ids`` pins.
+service it creates and every type of ``required_instance_types`` (and, with ``eks_cluster``, where EKS can place
+a control plane), or the zones ``availability_zone_ids`` pins.
 Subnets are placed by zone id, which names the same physical zone in every account, and the ids are an
 output (``availability_zone_ids``) so a stack can pin them. Once a subnet exists its zone is never changed by
 a later lookup: see :meth:`Network._subnet`.
@@ -123,6 +124,7 @@ class Network(Component):
             instance_types=args.required_instance_types,
             zone_ids=args.availability_zone_ids,
             zone_names=args.availability_zones,
+            eks_control_plane=args.eks_cluster,
             opts=pulumi.InvokeOptions(parent=self),
         )
 

@@ -4,6 +4,9 @@ Zone *names* (``us-east-1a``) are shuffled per account; zone *ids* (``use1-az1``
 everywhere, and offerings differ by physical zone: an interface endpoint service or an instance type such
 as m6a can be missing from one. So zones are chosen, pinned and reported by id. :func:`choose_zones` is the
 pure rule; :func:`find_zones` asks AWS (synchronously, before any resource is registered) and applies it.
+
+A few zones cannot hold an EKS cluster's control plane at all (:data:`EKS_UNSUPPORTED_ZONE_IDS`); no lookup
+says so, AWS only documents it, so that list is data here and :func:`check_eks_zone_ids` refuses them.
 """
 
 from __future__ import annotations
@@ -16,7 +19,16 @@ import pulumi_aws as aws
 
 from sgarch.errors import ConfigError
 
-__all__ = ["Zone", "choose_zones", "find_zones"]
+__all__ = ["EKS_UNSUPPORTED_ZONE_IDS", "Zone", "check_eks_zone_ids", "choose_zones", "find_zones"]
+
+EKS_UNSUPPORTED_ZONE_IDS = frozenset({"use1-az3", "usw1-az2", "cac1-az3"})
+"""Zone ids where EKS refuses cluster subnets (CreateCluster fails with UnsupportedAvailabilityZoneException):
+us-east-1's use1-az3, us-west-1's usw1-az2 and ca-central-1's cac1-az3. Source: Amazon EKS User Guide, "View
+Amazon EKS networking requirements for VPC and subnets", section "Subnet requirements for clusters"
+(https://docs.aws.amazon.com/eks/latest/userguide/network-reqs.html#cluster-subnets). Zone ids are unique
+across regions, so one flat set serves every region."""
+
+_EKS_LACKS = "EKS control-plane support"
 
 
 @dataclass(frozen=True)
@@ -34,13 +46,18 @@ def choose_zones(
     *,
     zone_ids: Sequence[str] | None = None,
     zone_names: Sequence[str] | None = None,
+    eks_control_plane: bool = False,
 ) -> tuple[Zone, ...]:
     """The zones to use: ``zone_ids`` or ``zone_names`` when given, else the first ``count`` of ``available``
     (in the region's order) that lack nothing.
 
     ``lacking`` maps a zone id to what it does not offer (``"m6a.xlarge"``, ``"the ssm endpoint service"``).
+    With ``eks_control_plane`` the zones of :data:`EKS_UNSUPPORTED_ZONE_IDS` lack EKS control-plane support.
     Raises ConfigError naming ``availability_zone_ids``, ``availability_zones`` or ``az_count``.
     """
+    if eks_control_plane:
+        unsupported = [z.zone_id for z in available if z.zone_id in EKS_UNSUPPORTED_ZONE_IDS]
+        lacking = {**lacking, **{i: [*lacking.get(i, ()), _EKS_LACKS] for i in unsupported}}
     if zone_ids is not None or zone_names is not None:
         field = "availability_zone_ids" if zone_ids is not None else "availability_zones"
         by_key = {(z.zone_id if zone_ids is not None else z.name): z for z in available}
@@ -89,6 +106,22 @@ def choose_zones(
     )
 
 
+def check_eks_zone_ids(field: str, zone_ids: Sequence[str]) -> None:
+    """Refuse zone ids where EKS cannot place a cluster's control plane; ``field`` names the setting.
+
+    Pure, so settings refuse such a pinned zone before any lookup; :func:`choose_zones` skips the same zones.
+    """
+    for zone_id in zone_ids:
+        if zone_id in EKS_UNSUPPORTED_ZONE_IDS:
+            raise ConfigError(
+                field,
+                "zones where EKS can place the cluster's control plane",
+                zone_id,
+                f"EKS refuses cluster subnets in {_and(sorted(EKS_UNSUPPORTED_ZONE_IDS))}; "
+                "choose another zone of the region",
+            )
+
+
 def find_zones(
     count: int,
     *,
@@ -96,12 +129,14 @@ def find_zones(
     instance_types: Sequence[str] = (),
     zone_ids: Sequence[str] | None = None,
     zone_names: Sequence[str] | None = None,
+    eks_control_plane: bool = False,
     opts: pulumi.InvokeOptions | None = None,
 ) -> tuple[Zone, ...]:
     """Look up the region's zones and what each offers, then :func:`choose_zones`.
 
     ``endpoint_services`` are interface endpoint services (``ssm``, ``ecr.api``...), ``instance_types`` EC2
-    types (``m6a.xlarge``); a zone must offer all of them.
+    types (``m6a.xlarge``); a zone must offer all of them, and with ``eks_control_plane`` also be one where
+    EKS can place a cluster's control plane.
     """
     # Only the region's own zones: Local and Wavelength Zones (opt-in) lack services a VPC layout assumes,
     # such as NAT gateways and most instance types.
@@ -130,7 +165,14 @@ def find_zones(
             for instance_type in instance_types:
                 if (instance_type, zone.zone_id) not in pairs:
                     lacking.setdefault(zone.zone_id, []).append(instance_type)
-    return choose_zones(available, lacking, count, zone_ids=zone_ids, zone_names=zone_names)
+    return choose_zones(
+        available,
+        lacking,
+        count,
+        zone_ids=zone_ids,
+        zone_names=zone_names,
+        eks_control_plane=eks_control_plane,
+    )
 
 
 def _and(items: Sequence[str]) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from typing import Any, TypeVar
 
 import pulumi
@@ -11,10 +12,11 @@ from pulumi.runtime import config as runtime_config
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from sgarch.errors import ConfigError
+from sgarch.network.zones import check_eks_zone_ids
 from sgarch.sizing import Workload
 from sgarch.validation import build
 
-__all__ = ["WorkloadSettings", "check_brought_vpc", "read_settings"]
+__all__ = ["WorkloadSettings", "check_brought_vpc", "check_zone_ids", "read_settings"]
 
 # Keys of the project's namespace that the program does not read: `sgarch plan` reads them.
 _READ_ELSEWHERE = frozenset({"policy_suppressions"})
@@ -36,6 +38,53 @@ def check_brought_vpc(vpc_id: str | None, subnet_ids: tuple[str, ...], min_subne
             else f"{min_subnets} or more private subnets with vpc_id"
         )
         raise ConfigError("subnet_ids", expected, list(subnet_ids) or None, why)
+
+
+# An availability zone id: the region's short code, then -az and a number (use1-az1, apne1-az4, usgw1-az2).
+_ZONE_ID = re.compile(r"^[a-z]{2,5}[0-9]-az[0-9]+$")
+
+
+def check_zone_ids(
+    zone_ids: tuple[str, ...], vpc_id: str | None, count: int, count_key: str | None, *, eks: bool = False
+) -> None:
+    """The ``availability_zone_ids`` rule every stack shares: pinned zones of a new VPC only, written as ids,
+    ``count`` of them (``count_key`` names the setting that sets the count, if any), and with ``eks`` none
+    where EKS cannot place the cluster. Raises :class:`ConfigError` naming the key."""
+    if not zone_ids:
+        return
+    if vpc_id:
+        raise ConfigError(
+            "availability_zone_ids",
+            "unset with vpc_id",
+            list(zone_ids),
+            "a brought VPC's zones are its subnets'",
+        )
+    for zone_id in zone_ids:
+        if not _ZONE_ID.match(zone_id):
+            raise ConfigError(
+                "availability_zone_ids",
+                "zone ids like use1-az1",
+                zone_id,
+                "zone ids name the same zone in every account, names do not: "
+                "aws ec2 describe-availability-zones lists each zone's ZoneId",
+            )
+    if eks:
+        check_eks_zone_ids("availability_zone_ids", zone_ids)
+    if len(zone_ids) == count:
+        return
+    if count_key is not None:
+        raise ConfigError(
+            count_key,
+            f"{len(zone_ids)}, the number of availability_zone_ids",
+            count,
+            f"set {count_key} to {len(zone_ids)}, or list {count} zone ids",
+        )
+    raise ConfigError(
+        "availability_zone_ids",
+        f"{count} zone ids, one for each zone of the new VPC",
+        list(zone_ids),
+        f"list {count} distinct zone ids",
+    )
 
 
 def read_settings(model: type[S], config: pulumi.Config | None = None) -> S:

@@ -28,7 +28,7 @@ from sgarch.naming import (
     check_autonamed,
 )
 from sgarch.network import NatStrategy, Network, NetworkArgs, check_brought_network
-from sgarch.refarch.config import WorkloadSettings, check_brought_vpc
+from sgarch.refarch.config import WorkloadSettings, check_brought_vpc, check_zone_ids
 from sgarch.sizing import Estimate
 from sgarch.sizing.nodegroups import DEFAULT_HEADROOM
 from sgarch.tiers import get_tier
@@ -93,6 +93,10 @@ class EksSettings(WorkloadSettings):
     """CIDR of a new VPC. Default: 10.50.0.0/16."""
     az_count: int = 2
     """Availability zones of a new VPC, one node group each. Default: 2."""
+    availability_zone_ids: tuple[str, ...] = ()
+    """Zone ids of a new VPC (``use1-az1``), as many as ``az_count``; never use1-az3, usw1-az2 or cac1-az3,
+    where EKS cannot place the cluster. Default: the first zones of the region that offer the node instance
+    type and can hold the cluster; pin the ``availability_zone_ids`` output here."""
     nat: Literal["single", "one_per_az"] = "single"
     """NAT for a new VPC's private subnets: ``single`` or ``one_per_az``. Default: single, one NAT gateway."""
     certificate_arn: str | None = None
@@ -102,8 +106,9 @@ class EksSettings(WorkloadSettings):
     internet_facing: bool = False
     """Make the ALB internet-facing (an explicit choice; needs ``inbound_cidrs``). Default: internal."""
     inbound_cidrs: tuple[str, ...] = ()
-    """Who may reach the ALB; required when it is internet-facing. Default: the AWS Load Balancer
-    Controller's, 0.0.0.0/0, so an internal ALB admits every network routed to the VPC."""
+    """Who may reach the ALB; required when it is internet-facing. List your users' networks when they reach
+    an internal ALB through a VPN, peering or a transit gateway. Default: every IPv4 block of the VPC (the new
+    VPC's ``vpc_cidr``, or all of a brought VPC's), so an internal ALB admits only the VPC."""
     postgres: bool = False
     """Amazon RDS for PostgreSQL 16 for pgsql, codeintel-db and codeinsights-db, one instance each. Default:
     off, the chart's in-cluster databases on EBS."""
@@ -198,6 +203,7 @@ class EksSettings(WorkloadSettings):
         check_single_bucket(self.sourcegraph_version, self.s3, "sourcegraph_version")
         check_brought_vpc(self.vpc_id, self.subnet_ids, 2, "list one per zone")
         check_migration_keys(self.migrate_import, self.migrate_export, self.migrate_kms_key_arn)
+        check_zone_ids(self.availability_zone_ids, self.vpc_id, self.az_count, "az_count", eks=True)
         if not self.vpc_id and self.endpoint_public_access is False:
             raise ConfigError(
                 "endpoint_public_access",
@@ -262,6 +268,8 @@ def deploy(name: str, settings: EksSettings) -> dict[str, Any]:
             None,
             vpc_cidr=settings.vpc_cidr,
             az_count=settings.az_count,
+            availability_zone_ids=settings.availability_zone_ids or None,
+            eks_cluster=True,
             nat_strategy=NatStrategy(settings.nat),
             tags=settings.tags,
             architecture=ARCHITECTURE,
@@ -296,12 +304,16 @@ def deploy(name: str, settings: EksSettings) -> dict[str, Any]:
     )
     # Validate the whole configuration (and pack the nodes) before the first resource is registered.
     plan = cluster_args.node_plan()
+    brought = None
     if settings.vpc_id:
-        check_brought_network(settings.vpc_id, settings.subnet_ids, min_zones=2)
+        brought = check_brought_network(settings.vpc_id, settings.subnet_ids, min_zones=2)
     else:
         # A new VPC's zones must offer the node type: a node group in a zone without it never gets nodes.
         network_args = network_args.model_copy(update={"required_instance_types": (plan.instance_type.name,)})
     network = Network(f"{name}-network", network_args)
+    # Known now for a brought VPC (the checks looked it up); the new VPC's come from its subnets.
+    zone_ids = list(brought.availability_zone_ids) if brought else network.availability_zone_ids
+    vpc_cidrs = list(brought.vpc_cidrs) if brought else network.vpc_cidrs
     cluster = EksCluster(
         name,
         cluster_args.model_copy(
@@ -322,6 +334,7 @@ def deploy(name: str, settings: EksSettings) -> dict[str, Any]:
             certificate_arn=settings.certificate_arn,
             host=settings.host,
             inbound_cidrs=settings.inbound_cidrs,
+            vpc_cidrs=vpc_cidrs,
             postgres=settings.postgres,
             postgres_auth=settings.postgres_auth,
             postgres_password=password,
@@ -347,6 +360,7 @@ def deploy(name: str, settings: EksSettings) -> dict[str, Any]:
         "instance_type": plan.instance_type.name,
         "node_count": plan.node_count,
         "nodes_per_az": list(plan.nodes_per_az),
+        "availability_zone_ids": zone_ids,
         "monthly_compute_usd_approx": round(plan.monthly_usd),
         "namespace": release.namespace,
         "bucket_name": release.bucket_name,

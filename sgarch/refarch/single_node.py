@@ -26,7 +26,7 @@ from sgarch.network import (
     NetworkArgs,
     check_brought_network,
 )
-from sgarch.refarch.config import WorkloadSettings, check_brought_vpc
+from sgarch.refarch.config import WorkloadSettings, check_brought_vpc, check_zone_ids
 from sgarch.single_node.args import DEFAULT_SOURCEGRAPH_VERSION, LoadBalancerArgs, SingleNodeArgs
 from sgarch.single_node.component import SingleNode
 from sgarch.sizing import estimate
@@ -94,7 +94,8 @@ class SingleNodeSettings(WorkloadSettings):
     internet_facing: bool = False
     """Make the ALB internet-facing (an explicit choice). Default: internal."""
     allowed_cidrs: tuple[str, ...] = ()
-    """Who may reach the ALB. Default: the VPC's CIDR; an internet-facing ALB must name its CIDRs."""
+    """Who may reach the ALB. Default: every CIDR of the VPC, secondary ones included; an internet-facing ALB
+    must name its CIDRs."""
     zone_id: str | None = None
     """Route53 hosted zone for an alias record to the ALB. Default: no record."""
     record_name: str | None = None
@@ -118,20 +119,7 @@ class SingleNodeSettings(WorkloadSettings):
     def _byo_network(self) -> SingleNodeSettings:
         check_brought_vpc(self.vpc_id, self.subnet_ids, 1, "list the private subnets to use")
         self._public_subnets()
-        if self.availability_zone_ids and self.vpc_id:
-            raise ConfigError(
-                "availability_zone_ids",
-                "unset with vpc_id",
-                list(self.availability_zone_ids),
-                "a brought VPC's zones are its subnets'",
-            )
-        if self.availability_zone_ids and len(self.availability_zone_ids) != self.az_count:
-            raise ConfigError(
-                "az_count",
-                f"{len(self.availability_zone_ids)}, the number of availability_zone_ids",
-                self.az_count,
-                f"set az_count to {len(self.availability_zone_ids)}, or list {self.az_count} zone ids",
-            )
+        check_zone_ids(self.availability_zone_ids, self.vpc_id, self.az_count, "az_count")
         # An Application Load Balancer needs subnets in at least two availability zones.
         if self.certificate_arn and not self.internet_facing and self.vpc_id and len(self.subnet_ids) < 2:
             raise ConfigError(

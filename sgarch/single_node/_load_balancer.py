@@ -13,7 +13,7 @@ import pulumi
 import pulumi_aws as aws
 
 from sgarch.single_node import alb_logs
-from sgarch.single_node.egress import cidr_kwargs
+from sgarch.single_node.egress import cidr_kwargs, vpc_cidrs_prefix_list
 from sgarch.validation import WORLD_CIDRS
 
 if TYPE_CHECKING:
@@ -23,9 +23,15 @@ __all__ = ["load_balancer"]
 
 
 def load_balancer(
-    owner: SingleNode, instance_sg: aws.ec2.SecurityGroup, instance: aws.ec2.Instance
+    owner: SingleNode,
+    instance_sg: aws.ec2.SecurityGroup,
+    instance: aws.ec2.Instance,
+    vpc_cidrs: aws.ec2.ManagedPrefixList | None,
 ) -> pulumi.Output[str]:
-    """The ALB of ``owner``, if its args ask for one; the URL Sourcegraph answers on either way."""
+    """The ALB of ``owner``, if its args ask for one; the URL Sourcegraph answers on either way.
+
+    ``vpc_cidrs`` is the VPC's prefix list if the instance's egress rules made one; an internal ALB without
+    ``allowed_cidrs`` admits it, and makes it when they did not."""
     name, lb = owner._name, owner._args.load_balancer
     if lb is None:
         return pulumi.Output.concat("http://", instance.private_ip, " (through SSM port forwarding)")
@@ -37,16 +43,20 @@ def load_balancer(
         tags=owner._role_tags("load-balancer"),
         opts=child,
     )
-    cidrs: list[pulumi.Input[str]]
+    sources: list[dict[str, pulumi.Input[str]]]
     if lb.allowed_cidrs:
-        cidrs = list(lb.allowed_cidrs)
+        sources = [cidr_kwargs(cidr) for cidr in lb.allowed_cidrs]
     else:
-        # An internal ALB defaults to the VPC's own range.
-        vpc = aws.ec2.get_vpc_output(id=owner._args.vpc_id, opts=owner._invoke())
-        cidrs = [vpc.cidr_block]
-    for index, cidr in enumerate(cidrs):
+        # An internal ALB defaults to the VPC: every block of it, secondary ones included, since users inside
+        # may sit in any of them (and SSM port forwarding starts from the instance's own subnet).
+        if vpc_cidrs is None:
+            vpc_cidrs = vpc_cidrs_prefix_list(
+                owner, name, owner._args.vpc_id, owner._role_tags("load-balancer")
+            )
+        sources = [{"prefix_list_id": vpc_cidrs.id}]
+    for index, source in enumerate(sources):
         # Port 80 only redirects to 443; it is never opened to the whole internet, where 443 alone is.
-        ports = (443,) if isinstance(cidr, str) and cidr in WORLD_CIDRS else (443, 80)
+        ports = (443,) if any(isinstance(c, str) and c in WORLD_CIDRS for c in source.values()) else (443, 80)
         for port in ports:
             aws.vpc.SecurityGroupIngressRule(
                 f"{name}-alb-{port}-{index}",
@@ -54,10 +64,10 @@ def load_balancer(
                 ip_protocol="tcp",
                 from_port=port,
                 to_port=port,
-                **cidr_kwargs(cidr),
                 description="HTTPS to Sourcegraph" if port == 443 else "HTTP, redirected to HTTPS",
                 tags=owner._role_tags("load-balancer"),
                 opts=child,
+                **source,
             )
     aws.vpc.SecurityGroupEgressRule(
         f"{name}-alb-to-instance",

@@ -46,8 +46,9 @@ class LoadBalancerArgs(ArgsModel):
     internet_facing: bool = False
     """Default: internal. An internet-facing ALB is an explicit choice, and still needs ``allowed_cidrs``."""
     allowed_cidrs: tuple[str, ...] = ()
-    """Who may reach the ALB on 443 (and 80, which only redirects). Default: the VPC's CIDR for an internal
-    ALB; an internet-facing ALB must name its CIDRs (``0.0.0.0/0`` is allowed only there)."""
+    """Who may reach the ALB on 443 (and 80, which only redirects). Default: every IPv4 block of the VPC for
+    an internal ALB (the ``<name>-vpc-cidrs`` prefix list); an internet-facing ALB must name its CIDRs
+    (``0.0.0.0/0`` is allowed only there)."""
     zone_id: StrInput | None = None
     """Route53 hosted zone for an alias record. Default: no record."""
     record_name: str | None = None

@@ -109,7 +109,7 @@ class SingleNode(Component):
             tags=self._role_tags("instance"),
             opts=child,
         )
-        egress_rules(self, name, args, security_group, region, self._role_tags("egress"))
+        vpc_cidrs = egress_rules(self, name, args, security_group, region, self._role_tags("egress"))
 
         # --- data volume: separate, encrypted, protected, retained -----------------------------------------
         size_gib = args.data_volume_gib or (
@@ -211,7 +211,7 @@ class SingleNode(Component):
 
         self._backups(data_volume, partition)
         self._alarms(instance, region, partition)
-        url = load_balancer(self, security_group, instance)
+        url = load_balancer(self, security_group, instance, vpc_cidrs)
 
         self.instance_id = instance.id
         self.data_volume_id = data_volume.id

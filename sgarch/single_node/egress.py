@@ -16,9 +16,10 @@ import pulumi_aws as aws
 
 from sgarch.host import parse_proxy_url
 from sgarch.naming import EC2_RULE_DESCRIPTION, aws_text
+from sgarch.network.checks import live_cidr_blocks
 from sgarch.single_node.args import SingleNodeArgs
 
-__all__ = ["cidr_kwargs", "egress_rules"]
+__all__ = ["cidr_kwargs", "egress_rules", "vpc_cidrs_prefix_list"]
 
 # A VPC holds 5 IPv4 CIDRs unless its quota was raised; a rule naming a prefix list counts max_entries rules
 # against the security group's quota, so the list is no larger than that.
@@ -32,6 +33,29 @@ def cidr_kwargs(cidr: pulumi.Input[str]) -> dict[str, pulumi.Input[str]]:
     return {"cidr_ipv4": cidr}
 
 
+def vpc_cidrs_prefix_list(
+    parent: pulumi.Resource, name: str, vpc_id: pulumi.Input[str], tags: dict[str, str]
+) -> aws.ec2.ManagedPrefixList:
+    """``<name>-vpc-cidrs``: a prefix list of every IPv4 block of the VPC, secondary ones included.
+
+    A rule can name "the VPC" only this way while ``vpc_id`` is an output: how many blocks it has is known
+    once the lookup answers, and the number of rules cannot wait for that. Prefix lists are free.
+    """
+    vpc = aws.ec2.get_vpc_output(id=vpc_id, opts=pulumi.InvokeOutputOptions(parent=parent))
+    # Blocks being disassociated or failed carry no traffic of the VPC any more; only live ones are listed.
+    cidrs = vpc.apply(lambda found: sorted(set(live_cidr_blocks(found))))
+    return aws.ec2.ManagedPrefixList(
+        f"{name}-vpc-cidrs",
+        address_family="IPv4",
+        max_entries=cidrs.apply(lambda found: max(_VPC_CIDR_SLOTS, len(found))),
+        entries=cidrs.apply(
+            lambda found: [aws.ec2.ManagedPrefixListEntryArgs(cidr=c, description="VPC CIDR") for c in found]
+        ),
+        tags=tags,
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+
+
 def egress_rules(
     parent: pulumi.Resource,
     name: str,
@@ -39,8 +63,9 @@ def egress_rules(
     security_group: aws.ec2.SecurityGroup,
     region: pulumi.Output[str],
     tags: dict[str, str],
-) -> None:
-    """Register the instance's outbound rules (children of ``parent``, named ``<name>-instance-egress-*``)."""
+) -> aws.ec2.ManagedPrefixList | None:
+    """Register the instance's outbound rules (children of ``parent``, named ``<name>-instance-egress-*``);
+    return the VPC's prefix list (:func:`vpc_cidrs_prefix_list`) when they needed one."""
     child = pulumi.ResourceOptions(parent=parent)
 
     def rule(key: str, description: str, **destination: pulumi.Input[str] | int) -> None:
@@ -56,23 +81,11 @@ def egress_rules(
     if args.egress_allowlist is None and args.http_proxy is None:
         # Sourcegraph clones from code hosts and pulls images; egress is open, ingress is not.
         rule("", "Outbound to code hosts, registries and AWS APIs", ip_protocol="-1", cidr_ipv4="0.0.0.0/0")
-        return
+        return None
     invoke = pulumi.InvokeOutputOptions(parent=parent)
     https: dict[str, pulumi.Input[str] | int] = {"ip_protocol": "tcp", "from_port": 443, "to_port": 443}
-    # Every CIDR of the VPC, secondary ones included: interface endpoints may sit in any of its subnets. One
-    # prefix list, since how many CIDRs the VPC has is known only once the lookup answers.
-    vpc = aws.ec2.get_vpc_output(id=args.vpc_id, opts=invoke)
-    cidrs = vpc.cidr_block_associations.apply(lambda found: sorted({a.cidr_block for a in found}))
-    vpc_cidrs = aws.ec2.ManagedPrefixList(
-        f"{name}-vpc-cidrs",
-        address_family="IPv4",
-        max_entries=cidrs.apply(lambda found: max(_VPC_CIDR_SLOTS, len(found))),
-        entries=cidrs.apply(
-            lambda found: [aws.ec2.ManagedPrefixListEntryArgs(cidr=c, description="VPC CIDR") for c in found]
-        ),
-        tags=tags,
-        opts=child,
-    )
+    # Every CIDR of the VPC, secondary ones included: interface endpoints may sit in any of its subnets.
+    vpc_cidrs = vpc_cidrs_prefix_list(parent, name, args.vpc_id, tags)
     rule(
         "-vpc",
         "HTTPS to the VPC: its interface endpoints (SSM, ECR, logs, STS)",
@@ -93,3 +106,4 @@ def egress_rules(
         last = allowed.to_port if allowed.to_port is not None else allowed.from_port
         ports: dict[str, pulumi.Input[str] | int] = {"from_port": allowed.from_port, "to_port": last}
         rule(f"-{index}", allowed.description, ip_protocol="tcp", **ports, **cidr_kwargs(allowed.cidr))
+    return vpc_cidrs

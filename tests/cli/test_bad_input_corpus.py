@@ -62,11 +62,14 @@ CORPUS: list[list[str]] = [
     ["plan", EKS, "--config", "instance_type=m6a.3xlarge"],
     ["plan", EKS, "--config", "aws:region=mars-north-1"],
     ["plan", EKS, "--config", "postgres_auth=magic"],
+    ["plan", EKS, "--config", 'availability_zone_ids=["use1-az1", "use1-az3"]'],
+    ["plan", EKS, "--config", 'availability_zone_ids=["us-east-1a", "us-east-1b"]'],
     # plan: POC
     ["plan", POC, "--config", "tier=XL9"],
     ["plan", POC, "--config", "expires_on=tomorrow"],
     ["plan", POC, "--config", "runtime=nomad"],
     ["plan", POC, "--config", "aws:region=mars-north-1"],
+    ["plan", POC, "--config", 'availability_zone_ids=["use1-az1", "use1-az2"]'],
     # A new VPC without a way in, or with one that cannot work.
     ["plan", POC, "--config", "vpc_id=", "--config", "subnet_ids=[]"],
     [

@@ -33,6 +33,7 @@ NETWORK = {
     "private_subnet_ids": ["subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"],
     "node_security_group_id": "sg-0123456789abcdef0",
     "kms_key_arn": "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555",
+    "vpc_cidrs": ["10.50.0.0/16", "100.64.0.0/16"],
 }
 # The key names the chart's templates read, with file:line citations (deploy-sourcegraph-helm v7.6.0).
 CHART_TEMPLATE_KEYS: dict[str, Any] = yaml.safe_load(
@@ -78,6 +79,29 @@ def test_default_release_keeps_state_in_cluster(pulumi_mocks: SgarchMocks) -> No
     for kind in (RDS, REDIS, "aws:s3/bucket:Bucket", ASSOCIATION, "aws:iam/role:Role"):
         assert pulumi_mocks.by_type(kind) == []
     assert "enabled" not in values["pgsql"] and "enabled" not in values["blobstore"]
+
+
+def test_an_internal_alb_admits_every_block_of_the_vpc_by_default(pulumi_mocks: SgarchMocks) -> None:
+    # Without the annotation the AWS Load Balancer Controller opens the ALB to 0.0.0.0/0.
+    plan(pulumi_mocks)
+    annotations = release_values(pulumi_mocks)["frontend"]["ingress"]["annotations"]
+    assert annotations["alb.ingress.kubernetes.io/inbound-cidrs"] == ",".join(NETWORK["vpc_cidrs"])
+
+
+def test_listed_inbound_cidrs_replace_the_vpcs(pulumi_mocks: SgarchMocks) -> None:
+    plan(pulumi_mocks, inbound_cidrs=("10.0.0.0/8", "192.168.0.0/16"))
+    annotations = release_values(pulumi_mocks)["frontend"]["ingress"]["annotations"]
+    assert annotations["alb.ingress.kubernetes.io/inbound-cidrs"] == "10.0.0.0/8,192.168.0.0/16"
+
+
+def test_an_internal_alb_with_no_sources_is_refused() -> None:
+    with pytest.raises(ConfigError) as info:
+        build(SourcegraphReleaseArgs, None, estimate=estimate_for_tier(Tier.XS), cluster_name="sg")
+    assert str(info.value) == (
+        "inbound_cidrs must be set, or vpc_cidrs, for an internal load balancer (got None): pass the VPC's "
+        "blocks (Network.vpc_cidrs) or your networks; the AWS Load Balancer Controller would otherwise admit "
+        "0.0.0.0/0."
+    )
 
 
 def test_https_ingress(pulumi_mocks: SgarchMocks) -> None:

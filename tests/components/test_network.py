@@ -336,3 +336,41 @@ def test_nat_waits_for_the_internet_gateway_and_zones_exclude_local_zones(pulumi
         assert igw.urn in nat.options.depends_on
     (call,) = pulumi_mocks.invoked("aws:index/getAvailabilityZones:getAvailabilityZones")
     assert {"name": "opt-in-status", "values": ["opt-in-not-required"]} in call.args["filters"]
+
+
+def test_a_vpc_for_an_eks_cluster_skips_zones_eks_refuses(pulumi_mocks: SgarchMocks) -> None:
+    FakeNetwork().without_instance_type("m6a.4xlarge", "use1-az2").install(pulumi_mocks)
+    _, out = _plan(pulumi_mocks, required_instance_types=("m6a.4xlarge",), eks_cluster=True)
+    # use1-az2 lacks the node type; use1-az3, next in the region's order, cannot hold the control plane.
+    assert out["zone_ids"] == ["use1-az1", "use1-az4"]
+    assert [pulumi_mocks.one(SUBNET, f"sg-private-{i}").inputs["availabilityZoneId"] for i in (0, 1)] == [
+        "use1-az1",
+        "use1-az4",
+    ]
+
+
+def test_a_vpc_without_an_eks_cluster_may_use_those_zones(pulumi_mocks: SgarchMocks) -> None:
+    _, out = _plan(pulumi_mocks, availability_zone_ids=("use1-az3", "use1-az1"))
+    assert out["zone_ids"] == ["use1-az3", "use1-az1"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (
+            {"availability_zone_ids": ("use1-az1", "use1-az3"), "eks_cluster": True},
+            "availability_zone_ids must be zones where EKS can place the cluster's control plane (got 'use1-az3')",
+        ),
+        (
+            {"vpc_id": "vpc-1", "private_subnet_ids": ["s"], "eks_cluster": True},
+            "eks_cluster must be unset with vpc_id (got True)",
+        ),
+    ],
+)
+def test_eks_zone_rules_fail_before_any_resource(
+    pulumi_mocks: SgarchMocks, kwargs: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        pulumi_mocks.run(lambda: Network("sg", NetworkArgs(**kwargs)))
+    assert str(info.value).startswith(message)
+    assert pulumi_mocks.resources == []

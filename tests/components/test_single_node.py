@@ -11,7 +11,7 @@ from sgarch.single_node.args import LoadBalancerArgs, SingleNodeArgs
 from sgarch.single_node.component import SingleNode
 from sgarch.sizing import Workload
 from sgarch.sizing.storage import data_volume_gib
-from sgarch.testing import SgarchMocks, mocked_runtime
+from sgarch.testing import FakeNetwork, SgarchMocks, mocked_runtime
 from sgarch.tiers import TIERS, Tier, machine_tiers
 from sgarch.validation import build
 
@@ -21,6 +21,8 @@ SUBNET = "subnet-0123456789abcdef0"
 VOLUME = "aws:ebs/volume:Volume"
 INSTANCE = "aws:ec2/instance:Instance"
 INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
+PREFIX_LIST = "aws:ec2/managedPrefixList:ManagedPrefixList"
 
 
 def plan(mocks: SgarchMocks, **kwargs: Any) -> SingleNode:
@@ -109,6 +111,41 @@ def test_internal_alb_admits_the_vpc_and_forwards_to_port_80(pulumi_mocks: Sgarc
     assert listeners[80]["defaultActions"][0]["redirect"]["protocol"] == "HTTPS"
     target_group = pulumi_mocks.one("aws:lb/targetGroup:TargetGroup").inputs
     assert target_group["healthCheck"]["path"] == "/healthz"
+
+
+def test_an_internal_alb_admits_every_block_of_the_vpc(pulumi_mocks: SgarchMocks) -> None:
+    # A VPC with a secondary block: users (and SSM port forwarding) may come from either.
+    FakeNetwork().vpc(VPC, cidr_blocks=("10.0.0.0/16", "100.64.0.0/16")).install(pulumi_mocks)
+    lb = LoadBalancerArgs(
+        certificate_arn="arn:aws:acm:us-east-1:123456789012:certificate/x", subnet_ids=[SUBNET, "subnet-2"]
+    )
+    plan(pulumi_mocks, load_balancer=lb)
+    vpc_list = pulumi_mocks.one(PREFIX_LIST)
+    assert sorted(e["cidr"] for e in vpc_list.inputs["entries"]) == ["10.0.0.0/16", "100.64.0.0/16"]
+    alb_sg = pulumi_mocks.one("aws:ec2/securityGroup:SecurityGroup", "sg-alb")
+    rules = [r.inputs for r in pulumi_mocks.by_type(INGRESS) if r.inputs["securityGroupId"] == alb_sg.id]
+    assert sorted((r["fromPort"], r.get("prefixListId"), r.get("cidrIpv4")) for r in rules) == [
+        (80, vpc_list.id, None),
+        (443, vpc_list.id, None),
+    ]
+
+
+def test_an_alb_and_restricted_egress_share_the_vpcs_prefix_list(pulumi_mocks: SgarchMocks) -> None:
+    lb = LoadBalancerArgs(
+        certificate_arn="arn:aws:acm:us-east-1:123456789012:certificate/x", subnet_ids=[SUBNET, "subnet-2"]
+    )
+    plan(
+        pulumi_mocks,
+        load_balancer=lb,
+        egress_allowlist=[{"cidr": "140.82.112.0/20"}],
+        aws_endpoints_in_vpc=True,
+    )
+    # One list (one() fails on two), made by the egress rules and admitted by both ALB rules.
+    vpc_list = pulumi_mocks.one(PREFIX_LIST)
+    assert vpc_list.inputs["tags"]["sgarch:role"] == "egress"
+    egress = [r.inputs.get("prefixListId") for r in pulumi_mocks.by_type(EGRESS)]
+    ingress = [r.inputs.get("prefixListId") for r in pulumi_mocks.by_type(INGRESS)]
+    assert vpc_list.id in egress and ingress.count(vpc_list.id) == 2
 
 
 def test_internet_facing_alb_is_explicit(pulumi_mocks: SgarchMocks) -> None:

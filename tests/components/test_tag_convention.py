@@ -40,7 +40,7 @@ MINIMAL: dict[str, tuple[Callable[..., ComponentArgs], dict[str, Any]]] = {
     "Network": (NetworkArgs, {}),
     "SourcegraphRelease": (
         SourcegraphReleaseArgs,
-        {"estimate": estimate_for_tier(Tier.S), "cluster_name": "sourcegraph"},
+        {"estimate": estimate_for_tier(Tier.S), "cluster_name": "sourcegraph", "vpc_cidrs": ["10.0.0.0/16"]},
     ),
     "DataMigration": (
         DataMigrationArgs,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sgarch.errors import ConfigError
-from sgarch.network.zones import Zone, choose_zones
+from sgarch.network.zones import EKS_UNSUPPORTED_ZONE_IDS, Zone, check_eks_zone_ids, choose_zones
 
 ZONES = [Zone(f"us-east-1{c}", f"use1-az{i}") for i, c in zip((4, 6, 1, 2), "abcd", strict=True)]
 
@@ -60,3 +60,37 @@ def test_zones_that_cannot_be_had_name_the_fix(kwargs: dict[str, object], messag
     with pytest.raises(ConfigError) as info:
         choose_zones(ZONES, **kwargs)  # type: ignore[arg-type]
     assert str(info.value) == message
+
+
+# EKS refuses cluster subnets in a few documented zones (network-reqs.html#cluster-subnets); use1-az3 is one.
+EKS_ZONES = [Zone(f"us-east-1{c}", f"use1-az{i}") for i, c in zip((1, 3, 2, 4), "abcd", strict=True)]
+
+
+def test_an_eks_cluster_skips_zones_that_cannot_hold_its_control_plane() -> None:
+    assert [z.zone_id for z in choose_zones(EKS_ZONES, {}, 2)] == ["use1-az1", "use1-az3"]
+    chosen = choose_zones(EKS_ZONES, {"use1-az2": ["m6a.xlarge"]}, 2, eks_control_plane=True)
+    assert [z.zone_id for z in chosen] == ["use1-az1", "use1-az4"]
+
+
+def test_an_eks_cluster_cannot_pin_such_a_zone_by_name_or_count_past_it() -> None:
+    with pytest.raises(ConfigError) as info:
+        choose_zones(EKS_ZONES, {}, 2, zone_names=["us-east-1b"], eks_control_plane=True)
+    assert str(info.value) == (
+        "availability_zones must be zones that offer everything the stack needs (got 'us-east-1b'): us-east-1b "
+        "(use1-az3) lacks EKS control-plane support; choose among us-east-1a, us-east-1c, us-east-1d."
+    )
+    with pytest.raises(
+        ConfigError, match=r"^az_count must be at most 3, .*\(use1-az3\) lacks EKS control-plane"
+    ):
+        choose_zones(EKS_ZONES, {}, 4, eks_control_plane=True)
+
+
+@pytest.mark.parametrize("zone_id", sorted(EKS_UNSUPPORTED_ZONE_IDS))
+def test_check_eks_zone_ids_names_the_setting_and_the_zone(zone_id: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        check_eks_zone_ids("availability_zone_ids", ["use1-az1", zone_id])
+    assert str(info.value) == (
+        f"availability_zone_ids must be zones where EKS can place the cluster's control plane (got '{zone_id}'): "
+        "EKS refuses cluster subnets in cac1-az3, use1-az3 and usw1-az2; choose another zone of the region."
+    )
+    check_eks_zone_ids("availability_zone_ids", ["use1-az1", "usw1-az1", "cac1-az4"])

@@ -35,6 +35,7 @@ from sgarch.refarch.poc._shared import (
     private_zone,
 )
 from sgarch.refarch.poc._single_node import node_args, single_node
+from sgarch.tiers import TIERS
 from sgarch.validation import ComponentArgs
 
 __all__ = ["PocEnvironment", "deploy"]
@@ -75,20 +76,28 @@ class PocEnvironment(Component):
         eks_args = (
             cluster_args(name, settings, workload, component_tags) if settings.runtime == "eks" else None
         )
-        if eks_args is not None:
-            # Pack the nodes (and fail on a bad combination) before the first resource is registered.
-            eks_args.node_plan()
         instance_args = node_args(settings, component_tags) if eks_args is None else None
+        # What runs in the VPC, so a new one spans zones that offer it. Packing the nodes also fails on a bad
+        # combination before the first resource is registered.
+        if eks_args is not None:
+            instance_types: tuple[str, ...] = (eks_args.node_plan().instance_type.name,)
+        else:
+            assert instance_args is not None
+            instance_type = instance_args.instance_type or TIERS[instance_args.tier].recommended_instance_type
+            assert instance_type is not None  # SingleNodeArgs admits machine tiers only
+            instance_types = (instance_type,)
         services = settings.endpoint_services()
         eks_services = EKS_ENDPOINT_SERVICES if eks_args is not None and services else ()
+        zone_ids: pulumi.Input[list[str]] | None = None
         if settings.vpc_id:
-            check_brought_network(
+            brought = check_brought_network(
                 settings.vpc_id,
                 settings.subnet_ids,
                 min_zones=2,
                 interface_endpoints=(*services, *eks_services),
                 private_dns=not settings.private_zone_id,
             )
+            zone_ids = list(brought.availability_zone_ids)
         super().__init__(
             "sgarch:refarch:PocEnvironment",
             name,
@@ -98,7 +107,7 @@ class PocEnvironment(Component):
         # The POC's own resources: sgarch's tags, poc=<name> (what the budget counts) and the user's.
         tags = self._tags()
 
-        net = network(self, name, settings, services, component_tags)
+        net = network(self, name, settings, services, component_tags, instance_types)
         links = connect(self, name, settings, net, tags)
         zone_id = private_zone(self, name, settings, net.vpc_id, tags)
         parts = PocParts(
@@ -125,6 +134,7 @@ class PocEnvironment(Component):
             **runtime,
             "expires_on": self.expires_on,
             "cost_allocation_tag": cost_allocation_note(settings),
+            "availability_zone_ids": net.availability_zone_ids if zone_ids is None else zone_ids,
             **links,
         }
         self.register_outputs(dict(self.outputs))

@@ -13,22 +13,26 @@ import pulumi
 import pulumi_aws as aws
 
 from sgarch.network import NatStrategy, Network, NetworkArgs
-from sgarch.refarch.poc._settings import PocSettings
+from sgarch.refarch.poc._settings import NEW_VPC_ZONES, PocSettings
 from sgarch.refarch.poc._shared import ARCHITECTURE
 from sgarch.validation import build
 
 __all__ = ["NEW_VPC_ZONES", "connect", "network"]
 
-NEW_VPC_ZONES = 2
-"""Zones of a new POC VPC: the fewest an ALB accepts."""
-
 
 def network(
-    parent: pulumi.Resource, name: str, settings: PocSettings, services: tuple[str, ...], tags: dict[str, str]
+    parent: pulumi.Resource,
+    name: str,
+    settings: PocSettings,
+    services: tuple[str, ...],
+    tags: dict[str, str],
+    instance_types: tuple[str, ...],
 ) -> Network:
     """The Network component: the brought VPC with ``services`` as interface endpoints, or a new VPC.
 
-    ``tags`` are the user's and the POC's; the component adds sgarch's own."""
+    A new VPC spans ``settings.availability_zone_ids``, or the first zones that offer ``services`` and
+    ``instance_types`` (the instance's, or the EKS nodes'), and with runtime eks hold the cluster's control
+    plane. ``tags`` are the user's and the POC's; the component adds sgarch's own."""
     if settings.vpc_id:
         args = build(
             NetworkArgs,
@@ -45,6 +49,9 @@ def network(
             None,
             vpc_cidr=settings.vpc_cidr,
             az_count=NEW_VPC_ZONES,
+            availability_zone_ids=settings.availability_zone_ids or None,
+            required_instance_types=instance_types,
+            eks_cluster=settings.runtime == "eks",
             private_only=not settings.nat,
             nat_strategy=NatStrategy.SINGLE if settings.nat else NatStrategy.NONE,
             interface_endpoints=services,

@@ -17,13 +17,16 @@ from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 from sgarch.errors import ConfigError
 from sgarch.host import parse_proxy_url
 from sgarch.network import INTERFACE_ENDPOINT_SERVICES, SSM_ENDPOINT_SERVICES
-from sgarch.refarch.config import check_brought_vpc
+from sgarch.refarch.config import check_brought_vpc, check_zone_ids
 from sgarch.single_node.args import DEFAULT_SOURCEGRAPH_VERSION
 from sgarch.sizing import Workload, estimate
 from sgarch.sizing.estimator import planned_tier
 from sgarch.tiers import Tier
 
-__all__ = ["AGENT_ENDPOINT_SERVICES", "PocSettings"]
+__all__ = ["AGENT_ENDPOINT_SERVICES", "NEW_VPC_ZONES", "PocSettings"]
+
+NEW_VPC_ZONES = 2
+"""Zones of a new POC VPC: the fewest an ALB (and an EKS cluster) accepts."""
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _TGW = re.compile(r"^tgw-[0-9a-f]{8,17}$")
@@ -95,6 +98,11 @@ class PocSettings(BaseModel):
     vpc_cidr: str = "10.50.0.0/16"
     """CIDR of a new VPC. Default: 10.50.0.0/16; pick one your network team has not used when the VPC is
     attached to your network."""
+    availability_zone_ids: tuple[str, ...] = ()
+    """New VPC only: the ids of its two zones (``use1-az1``), which never change once its subnets exist.
+    Default: the first two zones of the region that offer the instance type (with runtime eks, the node
+    type, and only zones where EKS can place the cluster: not use1-az3, usw1-az2 or cac1-az3) and the
+    interface endpoints; pin the ``availability_zone_ids`` output here."""
     nat: bool = False
     """New VPC only: public subnets and one NAT gateway for egress. Needs ``egress_allowlist`` or
     ``http_proxy`` (what may leave is written down); people come in through SSM port forwarding unless
@@ -129,8 +137,8 @@ class PocSettings(BaseModel):
     """Your private hosted zone for ``record_name``. Default: a new private zone named ``record_name`` itself
     (never its parent, which would hide every other name of your domain inside the VPC)."""
     allowed_cidrs: tuple[str, ...] = ()
-    """Networks that may reach the ALB. Default: the VPC's CIDR (SSM port forwarding comes from inside it).
-    Required with ``transit_gateway_id`` or ``peer_vpc_id``."""
+    """Networks that may reach the ALB. Default: every CIDR of the VPC (SSM port forwarding comes from inside
+    it). Required with ``transit_gateway_id`` or ``peer_vpc_id``."""
     alb_access_logs: bool = True
     """ALB access logs in S3. Default: on (finding SGA-023 when off, unless suppressed)."""
     alb_access_logs_bucket: str | None = None
@@ -239,6 +247,7 @@ class PocSettings(BaseModel):
         return self
 
     def _brought_vpc(self) -> None:
+        check_zone_ids(self.availability_zone_ids, self.vpc_id, NEW_VPC_ZONES, None)
         for key in _NEW_VPC_ONLY:
             value = getattr(self, key)
             if value:
@@ -250,6 +259,7 @@ class PocSettings(BaseModel):
                 )
 
     def _new_vpc(self) -> None:
+        check_zone_ids(self.availability_zone_ids, None, NEW_VPC_ZONES, None, eks=self.runtime == "eks")
         if self.subnets_have_nat:
             raise ConfigError(
                 "subnets_have_nat",
