@@ -10,7 +10,15 @@ from __future__ import annotations
 
 from sgarch.ami.aws import BUILD_COMPLETE_TAG, BUILD_ID_TAG, ClientFactory
 from sgarch.ami.cleanup import Leftover, cleanup_command, find_leftovers, remove_leftovers
-from sgarch.ami.inventory import Build, BuiltImage, enabled_regions, list_builds, prune, prune_plan
+from sgarch.ami.inventory import (
+    Build,
+    BuiltImage,
+    PruneResult,
+    enabled_regions,
+    list_builds,
+    prune,
+    prune_plan,
+)
 from sgarch.ami.pipeline import (
     CHANGE_CALLS,
     STEP_NAMES,
@@ -53,6 +61,7 @@ __all__ = [
     "Interrupted",
     "Leftover",
     "LoadedSpec",
+    "PruneResult",
     "PublishResult",
     "Step",
     "SystemClock",

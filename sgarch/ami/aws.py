@@ -27,7 +27,6 @@ __all__ = [
     "SPEC_HASH_TAG",
     "VERSION_TAG",
     "ClientFactory",
-    "delete_image",
     "error_code",
     "for_each_region",
     "image_snapshot_ids",
@@ -206,50 +205,6 @@ def snapshot_description_filter(image_id: str) -> dict[str, Any]:
             f"Copied for DestinationAmi {image_id} from *",
         ],
     }
-
-
-def delete_image(ec2: Any, image_id: str, sleep: Callable[[float], None] | None = None) -> list[str]:
-    """Deregister ``image_id`` and delete its snapshots; return the snapshot ids deleted. Missing is fine.
-
-    Snapshots are found two ways, because a half-made image may not list them yet: its block device
-    mappings, and the description AWS gives the snapshots it made for this very image
-    (:func:`snapshot_description_filter`). Only snapshots made for this image are touched.
-    """
-    snapshot_ids: set[str] = set()
-    try:
-        images = ec2.describe_images(ImageIds=[image_id])["Images"]
-    except ClientError as exc:
-        if not error_code(exc).startswith("InvalidAMIID"):
-            raise
-        images = []
-    for image in images:
-        snapshot_ids.update(image_snapshot_ids(image))
-    described = ec2.describe_snapshots(OwnerIds=["self"], Filters=[snapshot_description_filter(image_id)])[
-        "Snapshots"
-    ]
-    snapshot_ids.update(s["SnapshotId"] for s in described)
-    if images:
-        try:
-            ec2.deregister_image(ImageId=image_id)
-        except ClientError as exc:
-            if not error_code(exc).startswith("InvalidAMIID"):
-                raise
-    deleted = []
-    for snapshot_id in sorted(snapshot_ids):
-        for attempt in range(6):
-            try:
-                ec2.delete_snapshot(SnapshotId=snapshot_id)
-                break
-            except ClientError as exc:
-                code = error_code(exc)
-                if code == "InvalidSnapshot.NotFound":
-                    break
-                # A just-deregistered image can hold its snapshots for a few seconds.
-                if code != "InvalidSnapshot.InUse" or attempt == 5 or sleep is None:
-                    raise
-                sleep(5.0)
-        deleted.append(snapshot_id)
-    return deleted
 
 
 def tag_list(tags: dict[str, str]) -> list[dict[str, str]]:

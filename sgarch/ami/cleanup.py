@@ -232,11 +232,15 @@ def delete_snapshots(ec2: Any, region: str, snapshot_ids: Iterable[str], attempt
         )
 
 
-def delete_images(ec2: Any, region: str, image_ids: Iterable[str], attempts: Attempts) -> None:
-    """Deregister the images and delete the snapshots AWS made for them (and only those)."""
+def delete_images(ec2: Any, region: str, image_ids: Iterable[str], attempts: Attempts) -> dict[str, set[str]]:
+    """Deregister the images and delete the snapshots AWS made for them (and only those).
+
+    Returns each image's snapshots as found, so a caller can look again at exactly those afterwards.
+    """
     gone = ("InvalidAMIID.NotFound", "InvalidAMIID.Unavailable")
+    found: dict[str, set[str]] = {}
     for image_id in sorted(set(image_ids)):
-        snapshots: set[str] = set()
+        snapshots = found[image_id] = set()
         described = attempts.call(
             f"describe {image_id}",
             region,
@@ -258,11 +262,22 @@ def delete_images(ec2: Any, region: str, image_ids: Iterable[str], attempts: Att
         snapshots.update(s["SnapshotId"] for s in (made_for or {}).get("Snapshots", []))
         if described is _GONE or (described is not None and not described["Images"]):
             pass  # already deregistered; its snapshots may still be there
-        else:
+        elif (
             attempts.call(
-                f"deregister {image_id}", region, ec2.deregister_image, missing=gone, ImageId=image_id
+                f"deregister {image_id}",
+                region,
+                ec2.deregister_image,
+                missing=gone,
+                if_missing=_GONE,
+                ImageId=image_id,
             )
+            is None
+        ):
+            # The image still holds its snapshots: deleting them could only fail "in use" after a minute of
+            # retries each. They stay with the image, for the next run to remove together.
+            continue
         delete_snapshots(ec2, region, snapshots, attempts)
+    return found
 
 
 def delete_iam(iam: Any, names: Iterable[str], attempts: Attempts, policy_arns: Sequence[str] = ()) -> None:
@@ -449,13 +464,16 @@ def remove_leftovers(
     iam_names = by_region.pop(GLOBAL, {})
 
     def remove(region: str) -> None:
-        ec2 = clients.ec2(region)
         kinds = by_region[region]
-        terminate_instances(ec2, region, kinds["instance"], attempts)
-        delete_security_groups(ec2, region, kinds["security-group"], attempts)
-        delete_volumes(ec2, region, kinds["volume"], attempts)
-        delete_images(ec2, region, kinds["image"], attempts)
-        delete_snapshots(ec2, region, kinds["snapshot"], attempts)
+        try:
+            ec2 = clients.ec2(region)
+            terminate_instances(ec2, region, kinds["instance"], attempts)
+            delete_security_groups(ec2, region, kinds["security-group"], attempts)
+            delete_volumes(ec2, region, kinds["volume"], attempts)
+            delete_images(ec2, region, kinds["image"], attempts)
+            delete_snapshots(ec2, region, kinds["snapshot"], attempts)
+        except Exception as exc:  # recorded, so that the other regions and IAM are still cleaned
+            attempts.fail(f"clean up {region}", region, exc)
         if attempts.emit is not None:
             count = sum(len(ids) for ids in kinds.values())
             attempts.emit(BuildEvent("region", "cleanup", f"{count} resource(s) handled", region))

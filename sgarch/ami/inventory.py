@@ -7,9 +7,8 @@ region; only images tagged by sgarch are ever considered.
 
 from __future__ import annotations
 
-import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,14 +18,14 @@ from sgarch.ami.aws import (
     IMAGE_TAG,
     VERSION_TAG,
     ClientFactory,
-    delete_image,
     for_each_region,
     image_snapshot_ids,
 )
-from sgarch.ami.runner import BuildEvent, EventSink
+from sgarch.ami.cleanup import Attempts, Leftover, delete_images
+from sgarch.ami.runner import BuildEvent
 from sgarch.errors import ConfigError
 
-__all__ = ["Build", "BuiltImage", "enabled_regions", "list_builds", "prune", "prune_plan"]
+__all__ = ["Build", "BuiltImage", "PruneResult", "enabled_regions", "list_builds", "prune", "prune_plan"]
 
 
 @dataclass(frozen=True)
@@ -58,6 +57,15 @@ class Build:
     def ami_name(self) -> str:
         """The AMI name, the same in every region."""
         return next(iter(self.images.values())).name if self.images else ""
+
+
+@dataclass(frozen=True)
+class PruneResult:
+    """What :func:`prune` did: region -> image ids deleted, and what is still there after it looked again."""
+
+    deleted: dict[str, list[str]]
+    left: list[Leftover]
+    """Images (a failed deregistration keeps their snapshots with them) and snapshots whose image is gone."""
 
 
 def enabled_regions(clients: ClientFactory, region: str) -> list[str]:
@@ -137,36 +145,85 @@ def prune_plan(builds: Sequence[Build], keep: int) -> list[Build]:
     return doomed
 
 
-def prune(
-    clients: ClientFactory,
-    builds: Sequence[Build],
-    emit: EventSink | None = None,
-    sleep: Callable[[float], None] = time.sleep,
-) -> dict[str, list[str]]:
-    """Deregister every image of ``builds`` and delete its snapshots; return region -> deleted image ids.
+def prune(clients: ClientFactory, builds: Sequence[Build], attempts: Attempts) -> PruneResult:
+    """Deregister every image of ``builds`` and delete its snapshots, in every region, then look again.
 
-    ``sleep`` paces the retries of a snapshot still "in use" by the image deregistered a moment earlier.
+    Every image is attempted whatever failed before it, in its region or another: a failed call is recorded
+    in ``attempts`` (retried first when AWS may answer differently a moment later), as the build's cleanups
+    do. The second look, at exactly the images and snapshots handled, is what the result reports as left.
     """
-    by_region: dict[str, list[BuiltImage]] = defaultdict(list)
+    by_region: dict[str, list[tuple[str, BuiltImage]]] = defaultdict(list)
     for build in builds:
         for image in build.images.values():
-            by_region[image.region].append(image)
+            by_region[image.region].append((build.build_id, image))
 
-    def remove(region: str) -> list[str]:
-        ec2 = clients.ec2(region)
-        deleted = []
-        for image in by_region[region]:
-            snapshots = delete_image(ec2, image.image_id, sleep=sleep)
-            deleted.append(image.image_id)
-            if emit is not None:
-                emit(
-                    BuildEvent(
-                        "region",
-                        "prune",
-                        f"deleted {image.image_id} and {len(snapshots)} snapshot(s)",
-                        region,
-                    )
-                )
-        return deleted
+    def remove(region: str) -> tuple[list[str], list[Leftover]]:
+        images = by_region[region]
+        try:
+            ec2 = clients.ec2(region)
+            found = delete_images(ec2, region, [i.image_id for _, i in images], attempts)
+            left = _still_there(ec2, region, images, found, attempts)
+        except Exception as exc:  # recorded like any failed call, so that the other regions still go
+            attempts.fail(f"prune {region}", region, exc)
+            left = [Leftover(b, region, "image", i.image_id, i.name) for b, i in images]
+        kept = {item.resource_id for item in left if item.kind == "image"}
+        deleted = [i.image_id for _, i in images if i.image_id not in kept]
+        if attempts.emit is not None and deleted:
+            attempts.emit(BuildEvent("region", "prune", f"deleted {', '.join(deleted)}", region))
+        return deleted, left
 
-    return for_each_region(sorted(by_region), remove)
+    done = for_each_region(sorted(by_region), remove)
+    return PruneResult(
+        deleted={region: ids for region, (ids, _) in done.items() if ids},
+        left=sorted(item for _, left in done.values() for item in left),
+    )
+
+
+def _still_there(
+    ec2: Any,
+    region: str,
+    images: Sequence[tuple[str, BuiltImage]],
+    found: dict[str, set[str]],
+    attempts: Attempts,
+) -> list[Leftover]:
+    """What still exists of ``images`` (build id, image) and their snapshots; if AWS cannot say, all of it."""
+    ids = sorted(i.image_id for _, i in images)
+    remaining: set[str] = set()
+    for chunk in _chunks(ids):
+        described = attempts.call(
+            f"look again for {len(chunk)} pruned image(s)",
+            region,
+            ec2.describe_images,
+            Owners=["self"],
+            Filters=[{"Name": "image-id", "Values": chunk}],
+        )
+        if described is None:
+            remaining.update(chunk)
+        else:
+            # A just-deregistered image can be listed for a little while, as "deregistered".
+            remaining.update(i["ImageId"] for i in described["Images"] if i.get("State") != "deregistered")
+    left = [Leftover(b, region, "image", i.image_id, i.name) for b, i in images if i.image_id in remaining]
+    # A remaining image keeps its snapshots; the next prune removes them together.
+    owner = {
+        snapshot: (build_id, image.image_id)
+        for build_id, image in images
+        if image.image_id not in remaining
+        for snapshot in (*image.snapshot_ids, *found.get(image.image_id, ()))
+    }
+    still: set[str] = set()
+    for chunk in _chunks(sorted(owner)):
+        listed = attempts.call(
+            f"look again for {len(chunk)} pruned snapshot(s)",
+            region,
+            ec2.describe_snapshots,
+            OwnerIds=["self"],
+            Filters=[{"Name": "snapshot-id", "Values": chunk}],
+        )
+        still.update(chunk if listed is None else (s["SnapshotId"] for s in listed["Snapshots"]))
+    left += [Leftover(owner[s][0], region, "snapshot", s, f"of {owner[s][1]}") for s in sorted(still)]
+    return left
+
+
+def _chunks(values: list[str], size: int = 100) -> list[list[str]]:
+    """``values`` in slices of ``size``: EC2 refuses a filter with too many values (about 200, undocumented)."""
+    return [values[i : i + size] for i in range(0, len(values), size)]

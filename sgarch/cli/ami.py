@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 from pathlib import Path
 
 import typer
@@ -29,7 +30,7 @@ from sgarch.ami import (
     publish,
     remove_leftovers,
 )
-from sgarch.ami.cleanup import Attempts
+from sgarch.ami.cleanup import GLOBAL, Attempts
 from sgarch.ami.inventory import Build
 from sgarch.ami.publish import DEFAULT_TIMEOUT_SECONDS
 from sgarch.ami.spec import MARKETPLACE_REGION
@@ -265,8 +266,43 @@ def prune_command(
     if not yes:
         console.print("dry run: pass --yes to deregister these images and delete their snapshots")
         return
-    deleted = prune(clients, doomed, emit=ProgressPrinter(console))
-    console.print(f"deleted {sum(len(v) for v in deleted.values())} image(s) in {len(deleted)} region(s)")
+    attempts = Attempts(SystemClock(), ProgressPrinter(console))
+    result = prune(clients, doomed, attempts)
+    count = sum(len(ids) for ids in result.deleted.values())
+    console.print(f"deleted {count} image(s) in {len(result.deleted)} region(s)")
+    problems = "; ".join(str(f) for f in attempts.failures)
+    if not result.left:
+        if problems:
+            console.print(f"[yellow]! errors on the way, but nothing is left: {_escape(problems)}[/yellow]")
+        return
+    # An image left is removed, with its snapshots, by the same prune; a snapshot whose image is gone
+    # is no longer found by prune (nor by cleanup, if it predates snapshot tags), so it gets its own command.
+    again = _prune_again(keep, image, _checked_regions(regions), region)
+    commands = [again] if any(item.kind == "image" for item in result.left) else []
+    commands += [
+        f"aws ec2 delete-snapshot --region {item.region} --snapshot-id {item.resource_id}"
+        for item in result.left
+        if item.kind == "snapshot"
+    ]
+    _print_leftovers("left behind:", result.left)
+    for command in commands:
+        console.print(f"remove with: {command}")
+    items = ", ".join(f"{item.kind} {item.resource_id} ({item.region})" for item in result.left)
+    raise AmiBuildError(
+        f"prune left {items} ({problems or 'no error reported'}); remove with: {'; '.join(commands)}"
+    )
+
+
+def _prune_again(keep: int, image: str | None, regions: tuple[str, ...] | None, region: str) -> str:
+    """The prune command as given, with --yes: it finds what is left of the same builds and removes it."""
+    words = ["sgarch", "ami", "prune", "--keep", str(keep)]
+    if image:
+        words += ["--image", image]
+    if regions:
+        words += ["--regions", ",".join(regions)]
+    elif region != MARKETPLACE_REGION:
+        words += ["--region", region]
+    return shlex.join([*words, "--yes"])
 
 
 @ami_app.command("publish")
@@ -351,11 +387,17 @@ def cleanup_cli(
         return
     attempts = Attempts(SystemClock(), ProgressPrinter(console))
     remove_leftovers(clients, found, attempts, iam_region=region)
-    left = find_leftovers(clients, where, build_id, iam_region=region)
+    try:
+        left = find_leftovers(clients, where, build_id, iam_region=region)
+    except Exception as exc:  # the look can fail as the removal did: then count everything as left
+        attempts.fail("look again for what is left", ",".join(where), exc)
+        left = found
     if attempts.failures or left:
         problems = "; ".join(str(f) for f in attempts.failures) or "no error reported"
         ids = ", ".join(f"{item.kind} {item.resource_id} ({item.region})" for item in left) or "nothing"
-        raise AmiBuildError(
-            f"cleanup of build {build_id} left {ids} ({problems}); run the same command again"
-        )
+        again = cleanup_command(build_id, sorted({i.region for i in left} - {GLOBAL}) or where)
+        if left:
+            _print_leftovers("left behind:", left)
+            console.print(f"remove with: {again}")
+        raise AmiBuildError(f"cleanup of build {build_id} left {ids} ({problems}); remove with: {again}")
     console.print(f"[green]removed {len(found)} resource(s)[/green] of build {build_id}")

@@ -51,6 +51,8 @@ class _Pending:
     snapshot_id: str
     reused: bool
     done: bool = False
+    error: str | None = None
+    timed_out: bool = False
 
 
 def snapshot_deployment(
@@ -70,8 +72,10 @@ def snapshot_deployment(
     """Snapshot the data volume and every listed RDS instance, wait until all are done, return them.
 
     ``sleep`` and ``now`` are injectable so tests run without waiting. Raises :class:`ConfigError` when a
-    source named in the outputs does not exist (wrong region or stale file) and :class:`BuildError` when AWS
-    refuses a call or a snapshot fails or times out; a snapshot already started keeps going in AWS.
+    source named in the outputs does not exist (wrong region or stale file), before any snapshot starts.
+    A source whose snapshot cannot start, fails or times out does not stop the others: each is started and
+    waited for, then one :class:`BuildError` names every source that failed, and why, with the snapshots
+    that were made; a snapshot already started keeps going in AWS, and a rerun reuses it.
     """
     if not outputs.data_volume_id and not outputs.rds_instance_ids:
         raise ConfigError(
@@ -82,34 +86,69 @@ def snapshot_deployment(
         )
     if outputs.rds_instance_ids and rds is None:
         raise ValueError("an rds client is needed for rds_instance_ids")
+    # Every source is looked up first: a wrong id is bad input, refused before any snapshot starts.
+    if outputs.data_volume_id:
+        _check_ebs(ec2, outputs.data_volume_id, region)
+    for db in outputs.rds_instance_ids:
+        _check_rds(rds, db, region)
     tags = {PURPOSE_TAG: PURPOSE, VERSION_TAG: str(version)}
     started = now()
     cutoff = started - timedelta(seconds=reuse_window_seconds)
+    sources = [("ebs", outputs.data_volume_id)] if outputs.data_volume_id else []
+    sources += [("rds", db) for db in outputs.rds_instance_ids]
     pending: list[_Pending] = []
-    if outputs.data_volume_id:
-        pending.append(_start_ebs(ec2, outputs.data_volume_id, tags, cutoff, started, region))
-    for db in outputs.rds_instance_ids:
-        pending.append(_start_rds(rds, db, tags, cutoff, started, region))
+    for kind, source in sources:
+        try:
+            if kind == "ebs":
+                pending.append(_start_ebs(ec2, source, tags, cutoff, started))
+            else:
+                pending.append(_start_rds(rds, source, tags, cutoff, started))
+        except BuildError as exc:  # the other sources still get their snapshot
+            pending.append(_Pending(kind, source, "", reused=False, error=str(exc)))
 
     deadline = time.monotonic() + timeout_seconds
     while True:
         for item in pending:
-            if item.done:
+            if item.done or item.error:
                 continue
-            percent, done = _poll(ec2 if item.kind == "ebs" else rds, item)
-            item.done = done
+            try:
+                percent, item.done = _poll(ec2 if item.kind == "ebs" else rds, item)
+            except BuildError as exc:
+                item.error = str(exc)
+                continue
             if progress is not None:
                 progress(item.source_id, item.snapshot_id, percent)
-        if all(item.done for item in pending):
+        waiting = [i for i in pending if not i.done and not i.error]
+        if not waiting:
             break
         if time.monotonic() >= deadline:
-            waiting = ", ".join(i.snapshot_id for i in pending if not i.done)
-            raise BuildError(
-                f"snapshots still in progress after {timeout_seconds:g} s: {waiting}; they continue in AWS, "
-                "run `sgarch upgrade snapshot` again to wait for them (it reuses them)"
-            )
+            for item in waiting:
+                item.error = f"still in progress after {timeout_seconds:g} s: {item.snapshot_id}"
+                item.timed_out = True
+            break
         sleep(poll_seconds)
+    _raise_failures(pending)
     return [SnapshotResult(i.kind, i.source_id, i.snapshot_id, i.reused) for i in pending]
+
+
+def _raise_failures(pending: Sequence[_Pending]) -> None:
+    """One BuildError naming every source that failed and why, and the snapshots made; none if all were."""
+    failed = [i for i in pending if i.error]
+    if failed and len(pending) == 1:  # nothing else to report
+        if failed[0].timed_out:
+            raise BuildError(
+                f"snapshots {failed[0].error}; they continue in AWS, run `sgarch upgrade snapshot` again to "
+                "wait for them (it reuses them)"
+            )
+        raise BuildError(str(failed[0].error))
+    if failed:
+        made = [f"{i.snapshot_id} of {i.source_id}" for i in pending if i.done]
+        raise BuildError(
+            f"{len(failed)} of {len(pending)} snapshots failed: "
+            + "; ".join(f"{i.source_id}: {i.error}" for i in failed)
+            + f"; made: {', '.join(made) or 'none'}; run `sgarch upgrade snapshot` again when the cause is "
+            "fixed: it reuses what was made and retries the rest"
+        )
 
 
 def _call(action: str, fn: Callable[..., Any], **kwargs: Any) -> Any:
@@ -137,9 +176,7 @@ def _aware(value: Any) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
-def _start_ebs(
-    ec2: Any, volume_id: str, tags: dict[str, str], cutoff: datetime, started: datetime, region: str
-) -> _Pending:
+def _check_ebs(ec2: Any, volume_id: str, region: str) -> None:
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
@@ -153,6 +190,11 @@ def _start_ebs(
                 "check --region, or refresh the file with `pulumi stack output --json`",
             ) from None
         raise _build_error("ec2:DescribeVolumes", exc) from None
+
+
+def _start_ebs(
+    ec2: Any, volume_id: str, tags: dict[str, str], cutoff: datetime, started: datetime
+) -> _Pending:
     filters = [{"Name": "volume-id", "Values": [volume_id]}] + [
         {"Name": f"tag:{key}", "Values": [value]} for key, value in tags.items()
     ]
@@ -180,9 +222,7 @@ def _start_ebs(
     return _Pending("ebs", volume_id, created["SnapshotId"], reused=False)
 
 
-def _start_rds(
-    rds: Any, db: str, tags: dict[str, str], cutoff: datetime, started: datetime, region: str
-) -> _Pending:
+def _check_rds(rds: Any, db: str, region: str) -> None:
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
@@ -196,6 +236,9 @@ def _start_rds(
                 "check --region, or refresh the file with `pulumi stack output --json`",
             ) from None
         raise _build_error("rds:DescribeDBInstances", exc) from None
+
+
+def _start_rds(rds: Any, db: str, tags: dict[str, str], cutoff: datetime, started: datetime) -> _Pending:
     found = _call(
         "rds:DescribeDBSnapshots", rds.describe_db_snapshots, DBInstanceIdentifier=db, SnapshotType="manual"
     )

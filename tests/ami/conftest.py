@@ -58,6 +58,14 @@ def server() -> Iterator[str]:
 
 
 @pytest.fixture
+def endpoint(server: str) -> str:
+    """The moto server's URL, the server emptied first; its backends (our base images, default VPCs) come
+    back on first use."""
+    reset_server(server)
+    return server
+
+
+@pytest.fixture
 def spec_dir(tmp_path: Path) -> Path:
     """A spec folder with two tiny scripts."""
     folder = tmp_path / "test-image"

@@ -15,7 +15,7 @@ from typing import Any
 
 import boto3
 import pytest
-from ami_moto import BASE_AMI_ID, REGIONS, FakeClock, Recorder, empty, inventory, reset_server
+from ami_moto import BASE_AMI_ID, REGIONS, FakeClock, Recorder, empty, inventory
 from botocore.exceptions import ClientError
 
 from sgarch.ami import (
@@ -34,14 +34,6 @@ from sgarch.cli.app import main
 from sgarch.errors import AmiBuildError
 
 _READ_ONLY = ("Describe", "Get", "List")
-
-
-@pytest.fixture
-def endpoint(server: str) -> str:
-    """The moto server's URL, the server emptied first; its backends (our base images, default VPCs) come
-    back on first use."""
-    reset_server(server)
-    return server
 
 
 def _left(endpoint: str) -> dict[str, Any]:

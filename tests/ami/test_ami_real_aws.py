@@ -228,6 +228,7 @@ def before() -> dict[str, Any]:
 def test_prune_retries_a_snapshot_still_held_by_the_deregistered_image(
     spec_dir: Path, clock: FakeClock
 ) -> None:
+    from sgarch.ami.cleanup import Attempts
     from sgarch.ami.inventory import list_builds, prune
 
     result, _, _ = _build(spec_dir, clock, [])
@@ -235,10 +236,12 @@ def test_prune_retries_a_snapshot_still_held_by_the_deregistered_image(
         event_hooks=[_fail_first("ec2.DeleteSnapshot", 1, "InvalidSnapshot.InUse", "in use by ami-1")]
     )
     doomed = [b for b in list_builds(clients, REGIONS) if b.build_id == result.build_id]
-    slept: list[float] = []
-    deleted = prune(clients, doomed, sleep=slept.append)
-    assert deleted == {region: [image_id] for region, image_id in result.images.items()}
-    assert slept == [5.0]
+    pruning = FakeClock()
+    attempts = Attempts(pruning)
+    pruned = prune(clients, doomed, attempts)
+    assert pruned.deleted == {region: [image_id] for region, image_id in result.images.items()}
+    assert (pruned.left, attempts.failures) == ([], [])
+    assert pruning.slept == [5.0]
     for region in REGIONS:
         ec2 = boto3.client("ec2", region_name=region)
         tagged = ec2.describe_snapshots(

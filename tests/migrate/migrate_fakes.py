@@ -72,7 +72,14 @@ stop | start | rm)
     [[ -d "$state/$name" ]] || missing "$name"
     case "$command" in
     stop) rm -f "$state/$name/running" ;;
-    start) : >"$state/$name/running" ;;
+    start)
+        # A file `refuse-start` makes the container fail to start, as a broken one would.
+        if [[ -e "$state/$name/refuse-start" ]]; then
+            echo "Error response from daemon: failed to start $name: injected" >&2
+            exit 1
+        fi
+        : >"$state/$name/running"
+        ;;
     rm) rm -rf "${state:?}/$name" ;;
     esac
     ;;

@@ -20,7 +20,13 @@ from sgarch.cli.app import main
 from sgarch.errors import BuildError, ConfigError
 from sgarch.migrate.manifest import DATABASES, parse_manifest
 from sgarch.migrate.s3 import ensure_bucket, s3_client
-from sgarch.migrate.single_node import ManifestStore, export_single_node, import_single_node, load_export
+from sgarch.migrate.single_node import (
+    ManifestStore,
+    export_single_node,
+    import_single_node,
+    load_export,
+    maintenance,
+)
 from sgarch.upgrade.outputs import load_stack_outputs
 
 REGION = "us-east-1"
@@ -239,6 +245,40 @@ def test_export_refuses_without_a_recent_snapshot(aws: dict[str, Any], tmp_path:
         host.node = FakeNode(tmp_path / "n", {}, {"PATH": "/usr/bin:/bin", "PGUSER": "x"})
         export_single_node(outputs, host=host, ec2=aws["ec2"], store=store, region=REGION)
     assert [label for label, _ in host.sent] == ["maintenance status"]
+
+
+def test_abort_starts_every_stopped_service_when_some_refuse_and_names_those(
+    aws: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    node = FakeNode(tmp_path / "n", {}, {"PATH": "/usr/bin:/bin", "PGUSER": "x"})
+    host = LocalHost(aws["ssm"], "i-0abort", poll_seconds=0, node=node)
+    epoch = maintenance(host, "on")
+    assert epoch and not any(node.containers()[name]["running"] for name in WRITERS)
+    # The first service to start, and a later one, refuse: the old loop stopped at the first.
+    refused = [WRITERS[0], WRITERS[-2]]
+    for name in refused:
+        (node.state_dir / name / "refuse-start").touch()
+    monkeypatch.setattr("sgarch.cli.migrate_data._host", lambda *_: host)
+    argv = ["migrate", "abort", "--stack-outputs", str(outputs_file(tmp_path, "o", "i-0abort", "vol-0"))]
+    argv += ["--region", REGION, "--endpoint-url", aws["url"], "--poll-seconds", "0"]
+
+    code, _, err = run_cli(argv, capsys)
+
+    containers = node.containers()
+    assert code == 1
+    assert [name for name in WRITERS if not containers[name]["running"]] == refused
+    assert "sgarch-maintenance" not in containers
+    assert f"still stopped: {' '.join(refused)}" in err and f"docker start {' '.join(refused)}" in err
+    # Still in maintenance mode, in a new window: writers ran, so an export's earlier dumps are stale.
+    again = maintenance(host, "status")
+    assert again is not None and again != epoch
+
+    for name in refused:
+        (node.state_dir / name / "refuse-start").unlink()
+    code, _, err = run_cli(argv, capsys)
+    assert code == 0, err
+    assert all(node.containers()[name]["running"] for name in WRITERS)
+    assert maintenance(host, "status") is None
 
 
 # A failure at each step of an export, in step order. "after": the host did the work but the CLI never

@@ -218,3 +218,64 @@ def test_cli_snapshot_unreadable_outputs(tmp_path: Path, capsys: pytest.CaptureF
     code, out, err = run(capsys, "upgrade", "snapshot", "--stack-outputs", str(tmp_path / "missing.json"))
     assert code == 2 and out == ""
     assert err.startswith("error: --stack-outputs must be a readable JSON file (No such file or directory)")
+
+
+def test_one_refused_source_does_not_stop_the_others(
+    aws: None, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    volume, first, second = make_volume(), make_db("sg-frontend"), make_db("sg-codeintel")
+    rds = boto3.client("rds", region_name=REGION)
+
+    def create_db_snapshot(**kwargs: Any) -> Any:
+        if kwargs["DBInstanceIdentifier"] == first:
+            raise ClientError(
+                {"Error": {"Code": "InvalidDBInstanceState", "Message": "injected: instance is stopped"}},
+                "CreateDBSnapshot",
+            )
+        return rds.create_db_snapshot(**kwargs)
+
+    def client(service: str, region: str, endpoint_url: str | None = None) -> Any:
+        made = boto3.client(service, region_name=region)
+        return Patched(made, create_db_snapshot=create_db_snapshot) if service == "rds" else made
+
+    monkeypatch.setattr("sgarch.cli.upgrade.client", client)
+    path = tmp_path / "outputs.json"
+    path.write_text(
+        json.dumps(
+            {"data_volume_id": volume, "rds_instance_ids": [first, second], "sourcegraph_version": "7.5.4453"}
+        )
+    )
+    code, out, err = run(capsys, "upgrade", "snapshot", "--stack-outputs", str(path), "--poll-seconds", "0")
+
+    # The source listed after the refused one still got its snapshot, and so did the volume.
+    (ebs,) = boto3.client("ec2", region_name=REGION).describe_snapshots(
+        OwnerIds=["self"], Filters=[{"Name": "volume-id", "Values": [volume]}]
+    )["Snapshots"]
+    (made,) = rds.describe_db_snapshots(DBInstanceIdentifier=second, SnapshotType="manual")["DBSnapshots"]
+    assert rds.describe_db_snapshots(DBInstanceIdentifier=first, SnapshotType="manual")["DBSnapshots"] == []
+    assert code == 1 and out == ""
+    message = " ".join(err.split())  # the progress bar may leave a blank line before it
+    assert message.startswith(
+        f"error: 1 of 3 snapshots failed: {first}: rds:CreateDBSnapshot failed: InvalidDBInstanceState: "
+        "injected: instance is stopped; made: "
+    )
+    assert (
+        f"{ebs['SnapshotId']} of {volume}" in message
+        and f"{made['DBSnapshotIdentifier']} of {second}" in message
+    )
+    assert message.endswith(
+        "run `sgarch upgrade snapshot` again when the cause is fixed: it reuses what was made and retries the rest"
+    )
+
+
+def test_a_missing_source_is_refused_before_any_snapshot_starts(aws: None) -> None:
+    volume = make_volume()
+    with pytest.raises(ConfigError, match="rds_instance_ids must be RDS instances in us-east-1"):
+        snap(StackOutputs(data_volume_id=volume, rds_instance_ids=("nope",)))
+    of_volume = [{"Name": "volume-id", "Values": [volume]}]
+    assert (
+        boto3.client("ec2", region_name=REGION).describe_snapshots(OwnerIds=["self"], Filters=of_volume)[
+            "Snapshots"
+        ]
+        == []
+    )

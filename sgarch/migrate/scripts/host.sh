@@ -23,7 +23,8 @@
 # maintenance page in the frontend's place:
 #   - on records the writers that are running (and the frontend's network and published ports) in
 #     SGARCH_MIGRATE_STATE/maintenance BEFORE it stops anything, so `off` (run by `sgarch migrate abort`)
-#     restarts exactly those, even after an `on` that failed halfway;
+#     restarts exactly those, even after an `on` that failed halfway; `off` tries every one of them even
+#     when one refuses to start, then fails naming those still stopped and keeps maintenance recorded;
 #   - the page server is a container named sgarch-maintenance from the release's caddy image running
 #     `caddy respond`, with the network alias sourcegraph-frontend-0: caddy (TLS on the instance) proxies
 #     to it unchanged, and behind a load balancer it publishes the port the frontend published;
@@ -104,17 +105,30 @@ maintenance_on() {
 }
 
 maintenance_off() {
-    local name
+    local name failed=""
     if [[ ! -f "$STATE_FILE" ]]; then
         docker rm -f "$PAGE_CONTAINER" >/dev/null 2>&1 || true
         printf 'sgarch-result maintenance off\n'
         return
     fi
     docker rm -f "$PAGE_CONTAINER" >/dev/null 2>&1 || true
+    # Every recorded service is started even when one refuses: stopping at the first would leave the
+    # others down too, for no reason of their own.
     for name in $(state_value stopped); do
         log "starting $name"
-        docker start "$name" >/dev/null
+        if ! docker start "$name" >/dev/null; then
+            log "could not start $name"
+            failed="$failed $name"
+        fi
     done
+    if [[ -n "$failed" ]]; then
+        # Maintenance stays recorded, with the full list (starting a running container does nothing), so
+        # a rerun starts what is still down. A fresh epoch: writers ran since, so an export's earlier dumps
+        # are stale and must be taken again.
+        sed "s/^epoch=.*/epoch=$(date -u +%Y%m%dT%H%M%SZ)-$$-$RANDOM/" "$STATE_FILE" >"$STATE_FILE.new"
+        mv -f "$STATE_FILE.new" "$STATE_FILE"
+        die "still stopped:$failed (the others run again): fix the cause and rerun, or run docker start$failed on the host"
+    fi
     rm -f "$STATE_FILE"
     printf 'sgarch-result maintenance off\n'
 }
