@@ -41,6 +41,7 @@ _LAYOUT_FIELDS = (
     "availability_zones",
     "availability_zone_ids",
     "required_instance_types",
+    "required_endpoint_services",
     "eks_cluster",
     "private_subnet_prefix_length",
     "public_subnet_prefix_length",
@@ -82,6 +83,11 @@ class NetworkArgs(ComponentArgs):
     required_instance_types: tuple[str, ...] = ()
     """EC2 instance types the stack will run in this VPC: zones that do not offer one of them are skipped.
     Default: none (every zone qualifies)."""
+
+    required_endpoint_services: tuple[str, ...] = ()
+    """Interface endpoint services (``ec2``, ``eks-auth``...) the stack will create endpoints for itself in this
+    VPC, besides ``interface_endpoints``: zones that do not offer one of them are skipped, since an endpoint
+    cannot have an interface in such a zone. Default: none."""
 
     eks_cluster: bool = False
     """The private subnets will hold an EKS cluster's control-plane interfaces: zones where EKS cannot place

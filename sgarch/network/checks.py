@@ -17,6 +17,7 @@ import pulumi
 import pulumi_aws as aws
 
 from sgarch.errors import ConfigError
+from sgarch.network.zones import EKS_UNSUPPORTED_ZONE_IDS
 
 __all__ = ["BroughtNetwork", "check_brought_network", "is_not_found", "live_cidr_blocks"]
 
@@ -70,6 +71,7 @@ def check_brought_network(
     interface_endpoints: Sequence[str] = (),
     private_dns: bool = False,
     public_subnet_ids: Sequence[str] = (),
+    eks_cluster: bool = False,
     endpoint_setting: str = "interface_endpoints",
     field_prefix: str = "",
     opts: pulumi.InvokeOptions | None = None,
@@ -85,7 +87,10 @@ def check_brought_network(
       (creating a second one fails with a conflicting-domain error); ``endpoint_setting`` is the setting the
       fix tells the user to turn off;
     - ``public_subnet_ids``, when given (an internet-facing load balancer), span two zones or more, one subnet
-      per zone, and each routes 0.0.0.0/0 to an internet gateway.
+      per zone, and each routes 0.0.0.0/0 to an internet gateway;
+    - with ``eks_cluster`` (the subnets will hold an EKS cluster's control-plane interfaces), no subnet of
+      ``subnet_ids`` is in a zone where EKS refuses cluster subnets (``EKS_UNSUPPORTED_ZONE_IDS``): CreateCluster
+      would fail there with UnsupportedAvailabilityZoneException, after the VPC's other resources exist.
 
     ``field_prefix`` is put in front of the setting names in errors (``vpc_id``, ``subnet_ids``,
     ``public_subnet_ids``). ``opts`` passes a parent or a provider to the lookups. Raises ConfigError.
@@ -99,6 +104,8 @@ def check_brought_network(
     _no_duplicates(fields.subnets, subnet_ids)
     private = [_subnet(sid, vpc_id, fields.subnets, invoke) for sid in subnet_ids]
     _zones(private, fields.subnets, min_zones, one_subnet_per_zone, "private ")
+    if eks_cluster:
+        _eks_zones(private, fields.subnets)
 
     public: list[Any] = []
     if public_subnet_ids:
@@ -219,6 +226,20 @@ def _zones(subnets: Sequence[Any], field: str, min_zones: int, one_per_zone: boo
             [str(s.id) for s in subnets],
             f"they span {len(seen)} ({', '.join(sorted(seen))}); add a subnet in another zone",
         )
+
+
+def _eks_zones(subnets: Sequence[Any], field: str) -> None:
+    # By zone id: the same zone name is a different physical zone in another account.
+    for subnet in subnets:
+        zone_id = str(subnet.availability_zone_id)
+        if zone_id in EKS_UNSUPPORTED_ZONE_IDS:
+            raise ConfigError(
+                field,
+                "subnets in zones where EKS can place the cluster's control plane",
+                str(subnet.id),
+                f"it is in {subnet.availability_zone} ({zone_id}), where EKS refuses cluster subnets; "
+                "list a subnet of another zone of the VPC instead",
+            )
 
 
 def _routes_to_internet_gateway(subnet: Any, vpc: Any, field: str, invoke: pulumi.InvokeOptions) -> None:

@@ -17,8 +17,8 @@ With ``vpc_id`` and ``private_subnet_ids`` it creates no VPC, subnet, gateway or
 endpoints you ask for (and their security group), in your private subnets.
 
 Zones: a created VPC spans the first ``az_count`` zones of the region that offer every interface endpoint
-service it creates and every type of ``required_instance_types`` (and, with ``eks_cluster``, where EKS can place
-a control plane), or the zones ``availability_zone_ids`` pins.
+service it creates or ``required_endpoint_services`` names, and every type of ``required_instance_types`` (and,
+with ``eks_cluster``, where EKS can place a control plane), or the zones ``availability_zone_ids`` pins.
 Subnets are placed by zone id, which names the same physical zone in every account, and the ids are an
 output (``availability_zone_ids``) so a stack can pin them. Once a subnet exists its zone is never changed by
 a later lookup: see :meth:`Network._subnet`.
@@ -26,7 +26,7 @@ a later lookup: see :meth:`Network._subnet`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import pulumi
 import pulumi_aws as aws
@@ -35,7 +35,7 @@ from sgarch.component import Component
 from sgarch.network.args import INTERFACE_ENDPOINT_SERVICES, SSM_ENDPOINT_SERVICES, NatStrategy, NetworkArgs
 from sgarch.network.checks import live_cidr_blocks
 from sgarch.network.layout import NetworkLayout
-from sgarch.network.zones import Zone, find_zones
+from sgarch.network.zones import Zone, choose_zones
 
 __all__ = ["INTERFACE_ENDPOINT_SERVICES", "SSM_ENDPOINT_SERVICES", "NatStrategy", "Network", "NetworkArgs"]
 
@@ -120,7 +120,7 @@ class Network(Component):
         # Looked up synchronously, so a region without enough suitable zones fails before any resource.
         zones = find_zones(
             args.effective_az_count,
-            endpoint_services=args.interface_endpoints,
+            endpoint_services=(*args.interface_endpoints, *args.required_endpoint_services),
             instance_types=args.required_instance_types,
             zone_ids=args.availability_zone_ids,
             zone_names=args.availability_zones,
@@ -299,6 +299,60 @@ class Network(Component):
                 tags=self._tagged(name),
                 opts=child,
             )
+
+
+def find_zones(
+    count: int,
+    *,
+    endpoint_services: Sequence[str] = (),
+    instance_types: Sequence[str] = (),
+    zone_ids: Sequence[str] | None = None,
+    zone_names: Sequence[str] | None = None,
+    eks_control_plane: bool = False,
+    opts: pulumi.InvokeOptions | None = None,
+) -> tuple[Zone, ...]:
+    """Look up the region's zones and what each offers, then :func:`sgarch.network.zones.choose_zones`.
+
+    ``endpoint_services`` are interface endpoint services (``ssm``, ``ecr.api``...), ``instance_types`` EC2
+    types (``m6a.xlarge``); a zone must offer all of them, and with ``eks_control_plane`` also be one where
+    EKS can place a cluster's control plane. The lookups live here, beside the only component that needs
+    them, so that :mod:`sgarch.network.zones` stays free of Pulumi.
+    """
+    # Only the region's own zones: Local and Wavelength Zones (opt-in) lack services a VPC layout assumes,
+    # such as NAT gateways and most instance types.
+    found = aws.get_availability_zones(
+        state="available",
+        filters=[aws.GetAvailabilityZonesFilterArgs(name="opt-in-status", values=["opt-in-not-required"])],
+        opts=opts,
+    )
+    available = [Zone(n, i) for n, i in zip(found.names, found.zone_ids, strict=True)]
+    lacking: dict[str, list[str]] = {}
+    for service in endpoint_services:
+        offered = aws.ec2.get_vpc_endpoint_service(service=service, service_type="Interface", opts=opts)
+        for zone in available:
+            if zone.name not in offered.availability_zones:
+                lacking.setdefault(zone.zone_id, []).append(f"the {service} endpoint service")
+    if instance_types:
+        offerings = aws.ec2.get_instance_type_offerings(
+            location_type="availability-zone-id",
+            filters=[
+                aws.ec2.GetInstanceTypeOfferingsFilterArgs(name="instance-type", values=list(instance_types))
+            ],
+            opts=opts,
+        )
+        pairs = set(zip(offerings.instance_types, offerings.locations, strict=True))
+        for zone in available:
+            for instance_type in instance_types:
+                if (instance_type, zone.zone_id) not in pairs:
+                    lacking.setdefault(zone.zone_id, []).append(instance_type)
+    return choose_zones(
+        available,
+        lacking,
+        count,
+        zone_ids=zone_ids,
+        zone_names=zone_names,
+        eks_control_plane=eks_control_plane,
+    )
 
 
 def _service_name(service: str) -> Callable[[str], str]:

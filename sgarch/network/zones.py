@@ -3,7 +3,9 @@
 Zone *names* (``us-east-1a``) are shuffled per account; zone *ids* (``use1-az1``) name the same physical zone
 everywhere, and offerings differ by physical zone: an interface endpoint service or an instance type such
 as m6a can be missing from one. So zones are chosen, pinned and reported by id. :func:`choose_zones` is the
-pure rule; :func:`find_zones` asks AWS (synchronously, before any resource is registered) and applies it.
+pure rule; ``find_zones`` in :mod:`sgarch.network.component` asks AWS (synchronously, before any resource is
+registered) and applies it. This module imports no Pulumi, so settings and docs can use the rule and the data
+without loading the Pulumi runtime.
 
 A few zones cannot hold an EKS cluster's control plane at all (:data:`EKS_UNSUPPORTED_ZONE_IDS`); no lookup
 says so, AWS only documents it, so that list is data here and :func:`check_eks_zone_ids` refuses them.
@@ -14,12 +16,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-import pulumi
-import pulumi_aws as aws
-
 from sgarch.errors import ConfigError
 
-__all__ = ["EKS_UNSUPPORTED_ZONE_IDS", "Zone", "check_eks_zone_ids", "choose_zones", "find_zones"]
+__all__ = ["EKS_UNSUPPORTED_ZONE_IDS", "Zone", "check_eks_zone_ids", "choose_zones"]
 
 EKS_UNSUPPORTED_ZONE_IDS = frozenset({"use1-az3", "usw1-az2", "cac1-az3"})
 """Zone ids where EKS refuses cluster subnets (CreateCluster fails with UnsupportedAvailabilityZoneException):
@@ -109,7 +108,8 @@ def choose_zones(
 def check_eks_zone_ids(field: str, zone_ids: Sequence[str]) -> None:
     """Refuse zone ids where EKS cannot place a cluster's control plane; ``field`` names the setting.
 
-    Pure, so settings refuse such a pinned zone before any lookup; :func:`choose_zones` skips the same zones.
+    Pure, so settings refuse such a pinned zone before any lookup; :func:`choose_zones` skips the same zones
+    and :func:`sgarch.network.check_brought_network` refuses a brought subnet in one.
     """
     for zone_id in zone_ids:
         if zone_id in EKS_UNSUPPORTED_ZONE_IDS:
@@ -120,59 +120,6 @@ def check_eks_zone_ids(field: str, zone_ids: Sequence[str]) -> None:
                 f"EKS refuses cluster subnets in {_and(sorted(EKS_UNSUPPORTED_ZONE_IDS))}; "
                 "choose another zone of the region",
             )
-
-
-def find_zones(
-    count: int,
-    *,
-    endpoint_services: Sequence[str] = (),
-    instance_types: Sequence[str] = (),
-    zone_ids: Sequence[str] | None = None,
-    zone_names: Sequence[str] | None = None,
-    eks_control_plane: bool = False,
-    opts: pulumi.InvokeOptions | None = None,
-) -> tuple[Zone, ...]:
-    """Look up the region's zones and what each offers, then :func:`choose_zones`.
-
-    ``endpoint_services`` are interface endpoint services (``ssm``, ``ecr.api``...), ``instance_types`` EC2
-    types (``m6a.xlarge``); a zone must offer all of them, and with ``eks_control_plane`` also be one where
-    EKS can place a cluster's control plane.
-    """
-    # Only the region's own zones: Local and Wavelength Zones (opt-in) lack services a VPC layout assumes,
-    # such as NAT gateways and most instance types.
-    found = aws.get_availability_zones(
-        state="available",
-        filters=[aws.GetAvailabilityZonesFilterArgs(name="opt-in-status", values=["opt-in-not-required"])],
-        opts=opts,
-    )
-    available = [Zone(n, i) for n, i in zip(found.names, found.zone_ids, strict=True)]
-    lacking: dict[str, list[str]] = {}
-    for service in endpoint_services:
-        offered = aws.ec2.get_vpc_endpoint_service(service=service, service_type="Interface", opts=opts)
-        for zone in available:
-            if zone.name not in offered.availability_zones:
-                lacking.setdefault(zone.zone_id, []).append(f"the {service} endpoint service")
-    if instance_types:
-        offerings = aws.ec2.get_instance_type_offerings(
-            location_type="availability-zone-id",
-            filters=[
-                aws.ec2.GetInstanceTypeOfferingsFilterArgs(name="instance-type", values=list(instance_types))
-            ],
-            opts=opts,
-        )
-        pairs = set(zip(offerings.instance_types, offerings.locations, strict=True))
-        for zone in available:
-            for instance_type in instance_types:
-                if (instance_type, zone.zone_id) not in pairs:
-                    lacking.setdefault(zone.zone_id, []).append(instance_type)
-    return choose_zones(
-        available,
-        lacking,
-        count,
-        zone_ids=zone_ids,
-        zone_names=zone_names,
-        eks_control_plane=eks_control_plane,
-    )
 
 
 def _and(items: Sequence[str]) -> str:

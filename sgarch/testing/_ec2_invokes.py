@@ -1,9 +1,9 @@
 """Answers to the EC2 network lookups (VPCs, subnets, route tables, endpoints, zones and their offerings).
 
 The defaults describe a friendly account: every VPC exists with DNS on, every subnet belongs to the VPC asked
-about and routes to an internet gateway, no interface endpoint exists, and every zone offers every endpoint
-service and instance type. :class:`sgarch.testing.FakeNetwork` describes the unfriendly parts, with the
-result builders below.
+about, sits in a zone EKS accepts cluster subnets in and routes to an internet gateway, no interface endpoint
+exists, and every zone offers every endpoint service and instance type. :class:`sgarch.testing.FakeNetwork`
+describes the unfriendly parts, with the result builders below.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from sgarch.network.zones import EKS_UNSUPPORTED_ZONE_IDS
 from sgarch.testing._fakes import ACCOUNT_ID, InvokeFailedError, availability_zones, fake_hex, partition_for
 
 __all__ = [
@@ -75,11 +76,26 @@ def _get_vpc(args: Mapping[str, Any], region: str) -> Mapping[str, Any]:
     }
 
 
+def _default_subnet_zone(subnet_id: str, region: str) -> tuple[int, str]:
+    """The (index, zone name) of a subnet nobody described: one of the region's zones, derived from its id.
+
+    Never a zone where EKS refuses cluster subnets (``use1-az3``...): a brought VPC's subnets are what a user
+    lists for either runtime, so the default account must suit an EKS cluster as well as a single node. A
+    subnet that would land there takes the region's next zone instead. The index also picks its CIDR block.
+    """
+    names, ids = availability_zones(region)
+    index = int(fake_hex(subnet_id, length=2), 16) % len(names)
+    zone = index
+    while ids[zone] in EKS_UNSUPPORTED_ZONE_IDS:
+        zone = (zone + 1) % len(names)
+    return index, names[zone]
+
+
 def _get_subnet(args: Mapping[str, Any], region: str) -> Mapping[str, Any]:
     subnet_id = str(args.get("id") or "subnet-" + fake_hex("subnet", json.dumps(args, sort_keys=True)))
     names, ids = availability_zones(region)
-    index = int(fake_hex(subnet_id, length=2), 16) % len(names)
-    az = str(args.get("availabilityZone") or names[index])
+    index, zone = _default_subnet_zone(subnet_id, region)
+    az = str(args.get("availabilityZone") or zone)
     partition, _ = partition_for(region)
     return {
         "id": subnet_id,

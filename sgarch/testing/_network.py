@@ -1,8 +1,9 @@
 """``FakeNetwork``: the VPCs, subnets, endpoints and zone offerings a test's stack finds in the AWS account.
 
 The default mock answers describe a friendly account: every VPC exists with DNS on, every subnet belongs to
-the VPC asked about and routes to an internet gateway, no interface endpoint exists, and every zone offers
-every endpoint service and instance type. A test describes the unfriendly parts instead::
+the VPC asked about, sits in a zone EKS accepts cluster subnets in and routes to an internet gateway, no
+interface endpoint exists, and every zone offers every endpoint service and instance type. A test describes the
+unfriendly parts instead::
 
     net = FakeNetwork()
     net.vpc("vpc-1", enable_dns_hostnames=False)

@@ -176,6 +176,17 @@ def test_zones_offer_the_endpoint_services_and_instance_types(pulumi_mocks: Sgar
     assert (service.args["service"], service.args["serviceType"]) == ("ssm", "Interface")
 
 
+def test_zones_offer_the_endpoint_services_a_composition_creates(pulumi_mocks: SgarchMocks) -> None:
+    # The POC on EKS creates its ec2, elasticloadbalancing and eks-auth endpoints itself: the Network creates
+    # none of them, yet its zones must offer them.
+    FakeNetwork().without_service("eks-auth", "us-east-1a").install(pulumi_mocks)
+    _, out = _plan(pulumi_mocks, required_endpoint_services=("eks-auth",))
+    assert out["zone_ids"] == ["use1-az2", "use1-az3"]
+    # Only the free S3 gateway endpoint: the composition creates the eks-auth endpoint, not the Network.
+    endpoints = pulumi_mocks.by_type("aws:ec2/vpcEndpoint:VpcEndpoint")
+    assert [r.inputs["vpcEndpointType"] for r in endpoints] == ["Gateway"]
+
+
 def test_pinned_zone_ids(pulumi_mocks: SgarchMocks) -> None:
     _, out = _plan(pulumi_mocks, availability_zone_ids=("use1-az6", "use1-az4"))
     assert [pulumi_mocks.one(SUBNET, f"sg-private-{i}").inputs["availabilityZoneId"] for i in (0, 1)] == [
@@ -300,6 +311,10 @@ def test_bring_your_own_vpc_without_endpoints_registers_only_the_component(pulum
         (
             {"vpc_id": "vpc-1", "private_subnet_ids": ["s"], "required_instance_types": ("m6a.large",)},
             "required_instance_types must be unset with vpc_id",
+        ),
+        (
+            {"vpc_id": "vpc-1", "private_subnet_ids": ["s"], "required_endpoint_services": ("ec2",)},
+            "required_endpoint_services must be unset with vpc_id",
         ),
         ({"tags": {"sgarch:stack": "x"}}, "tags must be free of keys starting with 'sgarch:'"),
     ],

@@ -178,3 +178,21 @@ def test_public_subnets_need_two_zones(pulumi_mocks: SgarchMocks) -> None:
     assert _error(pulumi_mocks, public_subnet_ids=("subnet-pa", "subnet-pa2")).startswith(
         "public_subnet_ids must be one public subnet per availability zone"
     )
+
+
+def test_an_eks_cluster_refuses_a_subnet_in_a_zone_eks_refuses(pulumi_mocks: SgarchMocks) -> None:
+    # us-east-1c is use1-az3 in the mocks' account, where CreateCluster fails with
+    # UnsupportedAvailabilityZoneException: refused before anything is created, by subnet and zone id.
+    _account().subnet("subnet-c", vpc_id="vpc-1", availability_zone="us-east-1c").install(pulumi_mocks)
+    assert _error(pulumi_mocks, ("subnet-a", "subnet-c"), eks_cluster=True) == (
+        "subnet_ids must be subnets in zones where EKS can place the cluster's control plane (got 'subnet-c'): "
+        "it is in us-east-1c (use1-az3), where EKS refuses cluster subnets; list a subnet of another zone of the "
+        "VPC instead."
+    )
+    # A single node (no EKS cluster) may use that zone.
+    found = _check(pulumi_mocks, ("subnet-a", "subnet-c"))
+    assert found.availability_zone_ids == ("use1-az1", "use1-az3")
+    assert _check(pulumi_mocks, ("subnet-a", "subnet-b"), eks_cluster=True).availability_zone_ids == (
+        "use1-az1",
+        "use1-az2",
+    )

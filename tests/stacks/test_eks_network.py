@@ -41,6 +41,22 @@ def test_a_brought_vpc_with_two_subnets_in_one_zone_is_refused() -> None:
     assert [r for r in mocks.resources if r.custom] == []
 
 
+def test_a_brought_subnet_in_a_zone_eks_refuses_is_refused() -> None:
+    mocks = SgarchMocks(region="us-east-1")
+    net = FakeNetwork(strict=True).vpc("vpc-1")
+    net.subnet("subnet-a", vpc_id="vpc-1", availability_zone="us-east-1a")
+    net.subnet("subnet-b", vpc_id="vpc-1", availability_zone="us-east-1c")  # use1-az3
+    net.install(mocks)
+    with pytest.raises(ConfigError) as info:
+        run_plan(STACK, stack="example", config={**BASE, **_brought("vpc-1")}, mocks=mocks)
+    assert str(info.value) == (
+        "subnet_ids must be subnets in zones where EKS can place the cluster's control plane (got 'subnet-b'): "
+        "it is in us-east-1c (use1-az3), where EKS refuses cluster subnets; list a subnet of another zone of the "
+        "VPC instead."
+    )
+    assert [r for r in mocks.resources if r.custom] == []
+
+
 def test_new_vpc_zones_offer_the_node_type() -> None:
     mocks = SgarchMocks(region="us-east-1")
     FakeNetwork().without_instance_type("m6a.4xlarge", "use1-az2").install(mocks)

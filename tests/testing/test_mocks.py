@@ -9,6 +9,7 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 
+from sgarch.network.zones import EKS_UNSUPPORTED_ZONE_IDS
 from sgarch.testing import ACCOUNT_ID, SgarchMocks, UnmockedInvokeError, mocked_runtime
 
 STACK_URN = "urn:pulumi:test::test::pulumi:pulumi:Stack::test-test"
@@ -228,3 +229,19 @@ def test_one_lists_what_exists_when_it_fails(pulumi_mocks: SgarchMocks) -> None:
     pulumi_mocks.run(lambda: aws.ec2.Vpc("net", cidr_block="10.0.0.0/16"))
     with pytest.raises(AssertionError, match=r"expected exactly one aws:ec2/subnet:Subnet, found 0; .*net"):
         pulumi_mocks.one("aws:ec2/subnet:Subnet")
+
+
+@pytest.mark.parametrize("region", ["us-east-1", "us-west-1", "ca-central-1"])
+def test_default_subnets_sit_where_eks_accepts_a_cluster(region: str) -> None:
+    # A brought VPC's subnets serve the eks stack and the POC on EKS too; a default answer in use1-az3 would
+    # make every such plan fail on the check that refuses that zone. The example's subnet-0123456789abcdef0
+    # is among those the id alone would place there.
+    ids = ["subnet-0123456789abcdef0", "subnet-0aaaaaaaaaaaaaaaa"] + [f"subnet-{i:017x}" for i in range(48)]
+    with mocked_runtime(SgarchMocks(region=region), config={"aws:region": region}) as mocks:
+        subnets = mocks.run(lambda: [aws.ec2.get_subnet(id=i) for i in ids])
+        zones = mocks.run(lambda: aws.get_availability_zones(state="available"))
+    names_to_ids = dict(zip(zones.names, zones.zone_ids, strict=True))
+    assert {s.availability_zone_id for s in subnets}.isdisjoint(EKS_UNSUPPORTED_ZONE_IDS)
+    assert all(names_to_ids[s.availability_zone] == s.availability_zone_id for s in subnets)
+    # Still spread over the zones EKS accepts, so two subnets usually land in two zones.
+    assert {s.availability_zone_id for s in subnets} == set(zones.zone_ids) - EKS_UNSUPPORTED_ZONE_IDS

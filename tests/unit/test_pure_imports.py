@@ -23,11 +23,31 @@ PURE_PACKAGES = (
     # Not named by the layering rule's list, but STYLE.md: "sgarch/ami/ needs only tiers, errors and boto3".
     "sgarch.ami",
 )
+PURE_MODULES = (
+    # STYLE.md's "*/layout" and the zone rule and data the settings check pinned zones with: pure, though their
+    # package's __init__ loads the Network component and with it Pulumi.
+    "sgarch.network.layout",
+    "sgarch.network.zones",
+)
 
 
-def _pulumi_modules_after_importing(module: str) -> list[str]:
+def _pulumi_modules_after_importing(module: str, *, without_package_init: bool = False) -> list[str]:
+    """The Pulumi modules loaded by importing ``module`` in a fresh interpreter. ``without_package_init``
+    stands an empty package in for the module's own package, so only the module's imports count."""
+    stub = ""
+    if without_package_init:
+        package = module.rpartition(".")[0]
+        stub = (
+            "import types, pathlib, importlib.util\n"
+            f"spec = importlib.util.find_spec({package.rpartition('.')[0]!r})\n"
+            f"package = types.ModuleType({package!r})\n"
+            "package.__path__ = [str(pathlib.Path(spec.origin).parent / "
+            f"{package.rpartition('.')[2]!r})]\n"
+            f"sys.modules[{package!r}] = package\n"
+        )
     code = (
         "import importlib, json, sys\n"
+        f"{stub}"
         f"importlib.import_module({module!r})\n"
         "print(json.dumps(sorted(m for m in sys.modules if m.startswith('pulumi'))))\n"
     )
@@ -39,6 +59,17 @@ def _pulumi_modules_after_importing(module: str) -> list[str]:
 @pytest.mark.parametrize("module", PURE_PACKAGES)
 def test_package_loads_without_pulumi(module: str) -> None:
     assert _pulumi_modules_after_importing(module) == []
+
+
+@pytest.mark.parametrize("module", PURE_MODULES)
+def test_module_loads_without_pulumi(module: str) -> None:
+    assert _pulumi_modules_after_importing(module, without_package_init=True) == []
+
+
+def test_the_module_check_sees_pulumi_when_it_is_loaded() -> None:
+    # The component module beside them does import Pulumi, also with its package's __init__ left out.
+    loaded = _pulumi_modules_after_importing("sgarch.network.component", without_package_init=True)
+    assert "pulumi" in loaded
 
 
 def test_the_check_sees_pulumi_when_it_is_loaded() -> None:

@@ -4,7 +4,7 @@ expiry."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pulumi
@@ -103,6 +103,9 @@ def eks(parts: PocParts, args: EksClusterArgs) -> dict[str, Any]:
             certificate_arn=parts.certificate_arn,
             host=settings.record_name,
             inbound_cidrs=settings.alb_cidrs(),
+            alb_access_logs=settings.alb_access_logs,
+            alb_access_logs_bucket=settings.alb_access_logs_bucket,
+            alb_deletion_protection=settings.alb_deletion_protection,
             tags=args.tags,
             architecture=ARCHITECTURE,
         ),
@@ -122,8 +125,9 @@ def eks(parts: PocParts, args: EksClusterArgs) -> dict[str, Any]:
     }
 
 
-def eks_endpoints(parts: PocParts) -> None:
-    """The interface endpoints the cluster needs beyond the single node's (``EKS_ENDPOINT_SERVICES``)."""
+def eks_endpoints(parts: PocParts, vpc_cidrs: Sequence[pulumi.Input[str]]) -> None:
+    """The interface endpoints the cluster needs beyond the single node's (``EKS_ENDPOINT_SERVICES``),
+    reachable on 443 from each of ``vpc_cidrs`` (every IPv4 block of the VPC, primary first)."""
     # Network validates its endpoint list against the single node's needs; the cluster's extra ones are the
     # POC's own wiring.
     name, net, tags, child = parts.name, parts.net, parts.tags, parts.child()
@@ -134,17 +138,21 @@ def eks_endpoints(parts: PocParts) -> None:
         tags=tags | {"Name": f"{name}-eks-endpoints-sg"},
         opts=child,
     )
-    aws.vpc.SecurityGroupIngressRule(
-        f"{name}-eks-endpoints-https",
-        security_group_id=group.id,
-        cidr_ipv4=net.vpc_cidr,
-        ip_protocol="tcp",
-        from_port=443,
-        to_port=443,
-        description="HTTPS from the VPC",
-        tags=tags | {"Name": f"{name}-eks-endpoints-https"},
-        opts=child,
-    )
+    # One rule per block, as the Network's endpoints have: a node or pod in a secondary block (a common home
+    # for pods) would otherwise time out on every EC2, ELB and EKS Auth call. The first keeps its old name.
+    for i, cidr in enumerate(vpc_cidrs):
+        rule = f"{name}-eks-endpoints-https" if i == 0 else f"{name}-eks-endpoints-https-{i}"
+        aws.vpc.SecurityGroupIngressRule(
+            rule,
+            security_group_id=group.id,
+            cidr_ipv4=cidr,
+            ip_protocol="tcp",
+            from_port=443,
+            to_port=443,
+            description="HTTPS from the VPC" if i == 0 else "HTTPS from a secondary block of the VPC",
+            tags=tags | {"Name": rule},
+            opts=child,
+        )
     region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=parts.parent)).region
     for service in EKS_ENDPOINT_SERVICES:
         endpoint = f"{name}-{service}"

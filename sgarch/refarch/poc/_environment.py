@@ -89,6 +89,7 @@ class PocEnvironment(Component):
         services = settings.endpoint_services()
         eks_services = EKS_ENDPOINT_SERVICES if eks_args is not None and services else ()
         zone_ids: pulumi.Input[list[str]] | None = None
+        brought_cidrs: tuple[str, ...] = ()
         if settings.vpc_id:
             brought = check_brought_network(
                 settings.vpc_id,
@@ -96,8 +97,10 @@ class PocEnvironment(Component):
                 min_zones=2,
                 interface_endpoints=(*services, *eks_services),
                 private_dns=not settings.private_zone_id,
+                eks_cluster=eks_args is not None,
             )
             zone_ids = list(brought.availability_zone_ids)
+            brought_cidrs = brought.vpc_cidrs
         super().__init__(
             "sgarch:refarch:PocEnvironment",
             name,
@@ -107,7 +110,7 @@ class PocEnvironment(Component):
         # The POC's own resources: sgarch's tags, poc=<name> (what the budget counts) and the user's.
         tags = self._tags()
 
-        net = network(self, name, settings, services, component_tags, instance_types)
+        net = network(self, name, settings, services, component_tags, instance_types, eks_services)
         links = connect(self, name, settings, net, tags)
         zone_id = private_zone(self, name, settings, net.vpc_id, tags)
         parts = PocParts(
@@ -126,7 +129,8 @@ class PocEnvironment(Component):
             runtime = single_node(parts, instance_args)
         elif eks_args is not None:
             if eks_services:
-                eks_endpoints(parts)
+                # Every block of a brought VPC (known from the checks); a new VPC has only its primary one.
+                eks_endpoints(parts, list(brought_cidrs) or [net.vpc_cidr])
             runtime = eks(parts, eks_args)
         budget(parts)
         self.url = runtime["url"]
@@ -144,13 +148,15 @@ def deploy(name: str, settings: PocSettings, today: dt.date | None = None) -> di
     """Create the POC and return the stack outputs."""
     # Pulumi autonames these children `<name>-<part>-<7 random hex>`: the security groups (the instance's, or the
     # interface endpoints' on EKS); on EKS the node groups (`<name>-nodes-<i>-<8 hex generation>`) and their
-    # scale-to-zero schedules; otherwise the single node's ALB, target group and stop schedule.
+    # scale-to-zero schedules and the release's ALB log bucket; otherwise the single node's ALB, target group and stop schedule.
     if settings.runtime == "eks":
         autonamed = [
             ("eks-endpoints-sg", SECURITY_GROUP_NAME),
             (EKS_NODE_GROUP_PART, EKS_NODE_GROUP_NAME),
             ("stop-nodes-0", SCHEDULE_NAME),
         ]
+        if settings.alb_access_logs and not settings.alb_access_logs_bucket:
+            autonamed.append(("sourcegraph-alb-logs", S3_BUCKET_NAME))
     else:
         autonamed = [
             ("instance", SECURITY_GROUP_NAME),

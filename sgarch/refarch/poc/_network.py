@@ -27,12 +27,14 @@ def network(
     services: tuple[str, ...],
     tags: dict[str, str],
     instance_types: tuple[str, ...],
+    own_services: tuple[str, ...] = (),
 ) -> Network:
     """The Network component: the brought VPC with ``services`` as interface endpoints, or a new VPC.
 
-    A new VPC spans ``settings.availability_zone_ids``, or the first zones that offer ``services`` and
-    ``instance_types`` (the instance's, or the EKS nodes'), and with runtime eks hold the cluster's control
-    plane. ``tags`` are the user's and the POC's; the component adds sgarch's own."""
+    A new VPC spans ``settings.availability_zone_ids``, or the first zones that offer ``services``,
+    ``own_services`` (endpoints the POC creates itself, such as the EKS runtime's) and ``instance_types`` (the
+    instance's, or the EKS nodes'), and with runtime eks hold the cluster's control plane. ``tags`` are the
+    user's and the POC's; the component adds sgarch's own."""
     if settings.vpc_id:
         args = build(
             NetworkArgs,
@@ -55,6 +57,7 @@ def network(
             private_only=not settings.nat,
             nat_strategy=NatStrategy.SINGLE if settings.nat else NatStrategy.NONE,
             interface_endpoints=services,
+            required_endpoint_services=own_services,
             tags=tags,
             architecture=ARCHITECTURE,
         )
