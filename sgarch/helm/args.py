@@ -15,8 +15,9 @@ from sgarch.eks.versions import (
 )
 from sgarch.errors import ConfigError
 from sgarch.helm.rds_iam import DEFAULT_CLIENT_IMAGE
+from sgarch.migrate.k8s.jobs import DEFAULT_AWS_CLI_IMAGE
 from sgarch.sizing import Estimate
-from sgarch.validation import WORLD_CIDRS, ComponentArgs, StrInput, StrListInput
+from sgarch.validation import WORLD_CIDRS, ComponentArgs, StrInput, StrListInput, validate_log_retention_days
 
 __all__ = ["SourcegraphReleaseArgs", "check_chart_release", "check_single_bucket", "excluded_services"]
 
@@ -99,6 +100,19 @@ class SourcegraphReleaseArgs(ComponentArgs):
     vpc_cidrs: StrListInput | None = None
     """Every IPv4 block of the cluster's VPC (``Network.vpc_cidrs``): whom an internal ALB admits when
     ``inbound_cidrs`` is empty. Default: none."""
+    alb_access_logs: bool | None = None
+    """Access logs of the ALB (set through the ingress's ``load-balancer-attributes``): true writes them to
+    ``alb_access_logs_bucket``, or to a bucket the component creates (``<name>-alb-logs``: SSE-S3, the only
+    encryption ALB log delivery supports, public access blocked, TLS only, logs deleted after 90 days, kept
+    when the stack is destroyed); false turns them off, a policy finding (SGA-023) unless suppressed.
+    Default: none, the ALB's setting is left as it is (off on a new ALB); ``stacks/eks`` sets true."""
+    alb_access_logs_bucket: str | None = None
+    """Name of an existing bucket for the ALB's access logs, in the ALB's region, SSE-S3, whose policy lets
+    Elastic Load Balancing log delivery write ``AWSLogs/<account id>/``. Default: a bucket created for them."""
+    alb_deletion_protection: bool | None = None
+    """ALB deletion protection: AWS, and the AWS Load Balancer Controller, refuse to delete the ALB (so the
+    release cannot be uninstalled) until it is turned off again. False is a policy finding (SGA-023).
+    Default: none, left as it is (off on a new ALB); ``stacks/eks`` sets true."""
 
     postgres: bool = False
     """Run pgsql, codeintel-db and codeinsights-db on Amazon RDS for PostgreSQL 16, one instance each.
@@ -123,6 +137,17 @@ class SourcegraphReleaseArgs(ComponentArgs):
     price). Default: on; turning it off is a policy finding (SGA-018) unless suppressed."""
     postgres_backup_retention_days: int = Field(default=7, ge=7, le=35)
     """Automated backups kept, 7 to 35 days. Default: 7."""
+    postgres_log_retention_days: int | None = None
+    """Days the CloudWatch log groups of the RDS log exports (``/aws/rds/instance/<id>/postgresql`` and
+    ``upgrade``) keep their logs: one of the periods CloudWatch Logs accepts. A Job (``rds_logs.py``) creates
+    the groups RDS has not and sets the retention on all of them, so existing stacks get it too. Default: none,
+    RDS's own groups, which keep logs forever (``stacks/eks`` passes its ``log_retention_days``)."""
+    postgres_log_kms_key_arn: StrInput | None = None
+    """KMS key encrypting those log groups (its key policy must allow ``logs.<region>.amazonaws.com``).
+    Default: CloudWatch Logs' own encryption."""
+    aws_cli_image: str | None = None
+    """AWS CLI v2 image of the Job that sets that retention. Default: AWS's on ECR Public
+    (``public.ecr.aws/aws-cli/aws-cli``); required with ``image_repository``, whose nodes may not reach it."""
 
     redis: bool = False
     """Run redis-cache and redis-store on ElastiCache (Redis OSS 7.1, cluster mode off, TLS, encrypted, an
@@ -149,6 +174,11 @@ class SourcegraphReleaseArgs(ComponentArgs):
     @classmethod
     def _chart_release(cls, value: Any) -> str:
         return check_chart_release(value, "chart_version")
+
+    @field_validator("postgres_log_retention_days")
+    @classmethod
+    def _log_retention(cls, value: int | None) -> int | None:
+        return None if value is None else validate_log_retention_days(value, "postgres_log_retention_days")
 
     @field_validator("inbound_cidrs")
     @classmethod
@@ -195,6 +225,18 @@ class SourcegraphReleaseArgs(ComponentArgs):
                 "set when image_repository is set and postgres_auth is iam",
                 None,
                 f"mirror {DEFAULT_CLIENT_IMAGE} next to the Sourcegraph images and name it here",
+            )
+        if (
+            self.postgres
+            and self.postgres_log_retention_days is not None
+            and self.image_repository is not None
+            and self.aws_cli_image is None
+        ):
+            raise ConfigError(
+                "aws_cli_image",
+                "set when image_repository and postgres_log_retention_days are set",
+                None,
+                f"mirror {DEFAULT_AWS_CLI_IMAGE} next to the Sourcegraph images and name it here",
             )
         if self.postgres or self.redis:
             for field in ("vpc_id", "private_subnet_ids", "node_security_group_id"):

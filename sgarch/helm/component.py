@@ -13,6 +13,11 @@ What it creates, for ``SourcegraphRelease("sg", args)`` on a cluster's Kubernete
   failover), their AUTH tokens in Secrets Manager (``sg-redis-<cache|store>-auth``) and the Kubernetes
   Secrets ``sg-redis-<cache|store>-connection`` that hand Sourcegraph each endpoint with its token;
 - with ``s3``: ``sg-objects`` and its access block, versioning, encryption, TLS-only policy and lifecycle;
+- with ``postgres`` and ``postgres_log_retention_days``: the ``sg-rds-log-retention`` Job, its service account
+  (``sg-rds-logs-account``), role, policy and Pod Identity association, which give the RDS log export groups
+  that retention (``rds_logs.py``);
+- with ``alb_access_logs`` and no ``alb_access_logs_bucket``: ``sg-alb-logs``, the bucket of the ALB's access
+  logs (``sgarch.alb_logs``), which the release waits for;
 - when S3 or IAM database auth need AWS credentials: ``sg-aws-role`` and one Pod Identity association per
   Sourcegraph service account (``sg-pod-identity-<account>``).
 
@@ -32,10 +37,11 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import yaml
 
+from sgarch import alb_logs
 from sgarch.component import Component
 from sgarch.eks import iam
 from sgarch.eks.versions import SOURCEGRAPH_CHART_REPOSITORY
-from sgarch.helm import managed, rds_iam
+from sgarch.helm import managed, rds_iam, rds_logs
 from sgarch.helm.args import SourcegraphReleaseArgs
 from sgarch.helm.values import (
     DATABASES,
@@ -50,6 +56,7 @@ from sgarch.helm.values import (
     redis_endpoint,
     secret_name,
 )
+from sgarch.migrate.k8s.jobs import DEFAULT_AWS_CLI_IMAGE
 
 __all__ = ["SourcegraphRelease", "values_yaml"]
 
@@ -138,6 +145,8 @@ class SourcegraphRelease(Component):
             )
             databases = pg.instances
             hosts = pulumi.Output.all(**{k: i.address for k, i in databases.items()}).apply(dict)
+            if args.postgres_log_retention_days is not None:
+                self._log_retention(args, args.postgres_log_retention_days, databases, namespace, region)
             if args.postgres_auth == "secret":
                 options = PostgresOptions(hosts={}, auth="secret")
                 password: pulumi.Output[str] = pulumi.Output.secret(args.postgres_password or "")
@@ -193,6 +202,13 @@ class SourcegraphRelease(Component):
             bucket = managed.bucket(self._n, self._tagged, self)
             bucket_name, bucket_arn = bucket.bucket, bucket.arn
 
+        log_bucket: pulumi.Output[str | None] = pulumi.Output.from_input(args.alb_access_logs_bucket)
+        if args.alb_access_logs and not args.alb_access_logs_bucket:
+            logs = alb_logs.log_bucket(self._n, self._tagged(self._n("alb-logs")), self)
+            log_bucket = logs.bucket.bucket
+            # The controller turns logging on when it creates the ALB, and AWS then checks it may write.
+            depends.append(logs.policy)
+
         accounts = identity_service_accounts(
             PostgresOptions(hosts={}, auth=args.postgres_auth) if args.postgres else None,
             S3Options(bucket="", region="") if args.s3 else None,
@@ -201,7 +217,7 @@ class SourcegraphRelease(Component):
             depends.extend(self._pod_identity(args, accounts, bucket_arn, databases, region, child))
 
         def render(parts: list[Any]) -> dict[str, Any]:
-            pg_hosts, redis_pair, bucket_id, region_name, certificate, vpc_cidrs = parts
+            pg_hosts, redis_pair, bucket_id, region_name, certificate, vpc_cidrs, logs_bucket = parts
             return compose_values(
                 est,
                 storage_class_name=args.storage_class_name,
@@ -211,6 +227,9 @@ class SourcegraphRelease(Component):
                     host=args.host,
                     # Never left empty: the controller's own default is 0.0.0.0/0.
                     inbound_cidrs=args.inbound_cidrs or tuple(vpc_cidrs or ()),
+                    access_logs=args.alb_access_logs,
+                    access_logs_bucket=logs_bucket,
+                    deletion_protection=args.alb_deletion_protection,
                 ),
                 postgres=PostgresOptions(hosts=pg_hosts, auth=args.postgres_auth) if args.postgres else None,
                 redis=RedisOptions(cache_host=redis_pair[0], store_host=redis_pair[1])
@@ -222,7 +241,7 @@ class SourcegraphRelease(Component):
             )
 
         values = pulumi.Output.all(
-            hosts, redis_hosts, bucket_name, region, args.certificate_arn, args.vpc_cidrs
+            hosts, redis_hosts, bucket_name, region, args.certificate_arn, args.vpc_cidrs, log_bucket
         ).apply(render)
         self.chart = k8s.helm.v3.Release(
             self._n("sourcegraph"),
@@ -294,6 +313,85 @@ class SourcegraphRelease(Component):
                 parent=self,
                 depends_on=[namespace, secret, access],
                 # A Job's pod template cannot change, so a new spec replaces it; its name is fixed.
+                delete_before_replace=True,
+                custom_timeouts=pulumi.CustomTimeouts(create="15m", update="15m"),
+            ),
+        )
+
+    def _log_retention(
+        self,
+        args: SourcegraphReleaseArgs,
+        days: int,
+        databases: dict[str, aws.rds.Instance],
+        namespace: k8s.core.v1.Namespace,
+        region: pulumi.Output[str],
+    ) -> k8s.batch.v1.Job:
+        """The Job giving the RDS log export groups ``days`` of retention (``rds_logs.py`` says why a Job),
+        with its own Pod Identity role that may touch those groups only."""
+        child = self._opts()
+        identifiers = pulumi.Output.all(*[db.identifier for db in databases.values()])
+        account = aws.get_caller_identity_output(opts=self._invoke()).account_id
+        role = aws.iam.Role(
+            self._n("rds-logs-role"),
+            # A prefix cut to fit IAM's 64 characters with the provider's 26-character suffix, as for the
+            # databases' monitoring role: long stack names keep working.
+            name_prefix=f"{managed.aws_identifier(self._n('rds-logs-role'), 64 - 26 - 1)}-",
+            assume_role_policy=iam.pod_identity_trust_policy(),
+            description="Sets the retention of the Sourcegraph databases' CloudWatch log groups",
+            tags=self._tagged(self._n("rds-logs-role")),
+            opts=child,
+        )
+        policy = aws.iam.RolePolicy(
+            self._n("rds-logs-policy"),
+            role=role.name,
+            policy=pulumi.Output.all(region, account, identifiers).apply(
+                lambda v: rds_logs.log_groups_policy(str(v[0]), str(v[1]), [str(i) for i in v[2]])
+            ),
+            opts=child,
+        )
+        account_sa = k8s.core.v1.ServiceAccount(
+            self._n("rds-logs-account"),
+            metadata={
+                "name": rds_logs.SERVICE_ACCOUNT,
+                "namespace": args.namespace,
+                "labels": rds_logs.LABELS,
+            },
+            opts=self._opts(depends_on=[namespace]),
+        )
+        association = aws.eks.PodIdentityAssociation(
+            self._n("pod-identity", rds_logs.SERVICE_ACCOUNT),
+            cluster_name=args.cluster_name,
+            namespace=args.namespace,
+            service_account=rds_logs.SERVICE_ACCOUNT,
+            role_arn=role.arn,
+            tags=self._tagged(self._n("pod-identity", rds_logs.SERVICE_ACCOUNT)),
+            opts=child,
+        )
+        groups = identifiers.apply(
+            lambda ids: " ".join(
+                name for i in ids for name in rds_logs.log_group_names(str(i), managed.POSTGRES_LOG_EXPORTS)
+            )
+        )
+        spec = rds_logs.retention_job_spec(
+            log_groups=groups,
+            retention_days=days,
+            kms_key_arn=args.postgres_log_kms_key_arn or "",
+            region=region,
+            image=args.aws_cli_image or DEFAULT_AWS_CLI_IMAGE,
+        )
+        return k8s.batch.v1.Job(
+            self._n(rds_logs.JOB_NAME),
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=rds_logs.JOB_NAME,
+                namespace=namespace.metadata.name,
+                labels=rds_logs.LABELS,
+                annotations={"pulumi.com/replaceUnready": "true"},
+            ),
+            spec=cast("k8s.batch.v1.JobSpecArgsDict", spec),
+            opts=self._opts(
+                # Pod Identity hands out credentials only once the association exists.
+                depends_on=[namespace, account_sa, association, policy],
+                # A Job's pod template cannot change; a new retention or instance replaces it, and it runs again.
                 delete_before_replace=True,
                 custom_timeouts=pulumi.CustomTimeouts(create="15m", update="15m"),
             ),

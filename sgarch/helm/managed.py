@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from sgarch.buckets import private_bucket
 from sgarch.eks import iam
 from sgarch.helm import rds_iam
 from sgarch.helm.values import DATABASES
@@ -409,45 +410,12 @@ def redis(
 
 def bucket(n: Namer, tagged: Tagger, parent: pulumi.Resource) -> aws.s3.Bucket:
     """Sourcegraph's one bucket: private, versioned, encrypted, TLS only, old versions expire after 30 days."""
-    child = pulumi.ResourceOptions(parent=parent)
-    objects = aws.s3.Bucket(n("objects"), force_destroy=False, tags=tagged(n("objects")), opts=_kept(parent))
-    aws.s3.BucketOwnershipControls(
-        n("objects-ownership"),
-        bucket=objects.id,
-        rule={"object_ownership": "BucketOwnerEnforced"},
-        opts=child,
-    )
-    aws.s3.BucketPublicAccessBlock(
-        n("objects-public-access"),
-        bucket=objects.id,
-        block_public_acls=True,
-        block_public_policy=True,
-        ignore_public_acls=True,
-        restrict_public_buckets=True,
-        opts=child,
-    )
-    aws.s3.BucketVersioning(
-        n("objects-versioning"), bucket=objects.id, versioning_configuration={"status": "Enabled"}, opts=child
-    )
-    aws.s3.BucketServerSideEncryptionConfiguration(
-        n("objects-encryption"),
-        bucket=objects.id,
-        # SSE-S3: encrypted at rest without a KMS grant for every pod that reads an object.
-        rules=[
-            {
-                "apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"},
-                "bucket_key_enabled": True,
-            }
-        ],
-        opts=child,
-    )
-    aws.s3.BucketPolicy(
-        n("objects-policy"), bucket=objects.id, policy=objects.arn.apply(iam.s3_bucket_policy), opts=child
-    )
-    aws.s3.BucketLifecycleConfiguration(
-        n("objects-lifecycle"),
-        bucket=objects.id,
-        rules=[
+    return private_bucket(
+        n("objects"),
+        tags=tagged(n("objects")),
+        parent=parent,
+        policy=lambda arn: arn.apply(iam.s3_bucket_policy),
+        lifecycle_rules=[
             {
                 "id": "expire-old-versions",
                 "status": "Enabled",
@@ -456,6 +424,7 @@ def bucket(n: Namer, tagged: Tagger, parent: pulumi.Resource) -> aws.s3.Bucket:
                 "abort_incomplete_multipart_upload": {"days_after_initiation": 7},
             }
         ],
-        opts=child,
-    )
-    return objects
+        # Matters only with SSE-KMS; kept because existing buckets were created with it (no needless update).
+        bucket_key_enabled=True,
+        versioning=True,
+    ).bucket

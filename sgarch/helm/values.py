@@ -19,6 +19,7 @@ __all__ = [
     "DATABASES",
     "DATABASE_CLIENT_SERVICES",
     "IDENTITY_SERVICE_ACCOUNTS",
+    "LOAD_BALANCER_ATTRIBUTES",
     "REDIS_SECRETS",
     "IngressOptions",
     "PostgresOptions",
@@ -27,6 +28,7 @@ __all__ = [
     "compose_values",
     "database_secret",
     "identity_service_accounts",
+    "load_balancer_attributes",
     "redis_endpoint",
     "secret_name",
 ]
@@ -92,12 +94,47 @@ _T = TypeVar("_T")
 
 @dataclass(frozen=True)
 class IngressOptions:
-    """The ALB in front of the frontend. ``certificate_arn`` None means HTTP only (tests, internal demos)."""
+    """The ALB in front of the frontend. ``certificate_arn`` None means HTTP only (tests, internal demos).
+
+    ``access_logs`` and ``deletion_protection`` None leave those ALB attributes alone (off on a new ALB);
+    True or False set them. With ``access_logs``, the logs go to ``access_logs_bucket``, whose policy must let
+    ELB log delivery write ``AWSLogs/<account>/``.
+    """
 
     internet_facing: bool = False
     certificate_arn: str | None = None
     host: str | None = None
     inbound_cidrs: tuple[str, ...] = ()
+    access_logs: bool | None = None
+    access_logs_bucket: str | None = None
+    deletion_protection: bool | None = None
+
+
+LOAD_BALANCER_ATTRIBUTES = "alb.ingress.kubernetes.io/load-balancer-attributes"
+"""The ingress annotation through which the AWS Load Balancer Controller sets ELBv2 load balancer attributes:
+``key=value`` pairs joined by commas, named as in the ELBv2 API's ``LoadBalancerAttribute``."""
+
+
+def _flag(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def load_balancer_attributes(options: IngressOptions) -> dict[str, str]:
+    """The ELBv2 attributes ``options`` set, in annotation order (empty when both are left alone).
+
+    Off is written out as ``false``, never left out: the controller changes only the attributes the
+    annotation names, so dropping one would leave the ALB as it was (kubernetes-sigs/aws-load-balancer-
+    controller#1868).
+    """
+    attributes: dict[str, str] = {}
+    if options.access_logs is not None:
+        attributes["access_logs.s3.enabled"] = _flag(options.access_logs)
+        if options.access_logs and options.access_logs_bucket:
+            # No prefix: the bucket policy lets ELB write under AWSLogs/<account>/ at the bucket's root.
+            attributes["access_logs.s3.bucket"] = options.access_logs_bucket
+    if options.deletion_protection is not None:
+        attributes["deletion_protection.enabled"] = _flag(options.deletion_protection)
+    return attributes
 
 
 @dataclass(frozen=True)
@@ -209,6 +246,9 @@ def _ingress(options: IngressOptions) -> dict[str, Any]:
         annotations["alb.ingress.kubernetes.io/ssl-policy"] = "ELBSecurityPolicy-TLS13-1-2-2021-06"
     if options.inbound_cidrs:
         annotations["alb.ingress.kubernetes.io/inbound-cidrs"] = ",".join(options.inbound_cidrs)
+    attributes = load_balancer_attributes(options)
+    if attributes:
+        annotations[LOAD_BALANCER_ATTRIBUTES] = ",".join(f"{k}={v}" for k, v in attributes.items())
     ingress: dict[str, Any] = {"enabled": True, "ingressClassName": "alb", "annotations": annotations}
     if options.host:
         ingress["host"] = options.host

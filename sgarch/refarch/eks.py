@@ -109,6 +109,16 @@ class EksSettings(WorkloadSettings):
     """Who may reach the ALB; required when it is internet-facing. List your users' networks when they reach
     an internal ALB through a VPN, peering or a transit gateway. Default: every IPv4 block of the VPC (the new
     VPC's ``vpc_cidr``, or all of a brought VPC's), so an internal ALB admits only the VPC."""
+    alb_access_logs: bool = True
+    """Access logs of the ALB in S3 (the ingress's ``load-balancer-attributes``). Default: on (finding
+    SGA-023 when off, unless suppressed)."""
+    alb_access_logs_bucket: str | None = None
+    """Existing bucket for the ALB's access logs (SSE-S3; its policy must let Elastic Load Balancing log
+    delivery write ``AWSLogs/<account>/``). Default: a bucket the stack creates (private, TLS only, logs
+    deleted after 90 days, kept on destroy)."""
+    alb_deletion_protection: bool = True
+    """ALB deletion protection. Default: on; turn it off (and pulumi up) before pulumi destroy, or the AWS
+    Load Balancer Controller cannot delete the ALB and the release's ingress never goes away."""
     postgres: bool = False
     """Amazon RDS for PostgreSQL 16 for pgsql, codeintel-db and codeinsights-db, one instance each. Default:
     off, the chart's in-cluster databases on EBS."""
@@ -147,12 +157,13 @@ class EksSettings(WorkloadSettings):
     ``migrate_export``. The Jobs' Pod Identity role may use this key and the bundle's prefix, nothing else of
     the bucket. Default: none."""
     log_retention_days: int = 365
-    """Days the control-plane log group keeps its logs: one of the periods CloudWatch Logs accepts (1, 3, 5,
-    7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653). Default:
-    365, a year of audit trail; less is policy finding SGA-022 unless suppressed."""
+    """Days the control-plane log group, and with ``postgres`` the RDS log export groups, keep their logs: one
+    of the periods CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
+    1096, 1827, 2192, 2557, 2922, 3288, 3653). Default: 365, a year of audit trail; less is policy finding
+    SGA-022 unless suppressed."""
     log_kms_key_arn: str | None = None
-    """KMS key ARN encrypting the control-plane log group (its key policy must allow
-    logs.<region>.amazonaws.com). Default: CloudWatch Logs' own encryption."""
+    """KMS key ARN encrypting the control-plane log group and the RDS log export groups (its key policy must
+    allow logs.<region>.amazonaws.com). Default: CloudWatch Logs' own encryption."""
     enabled_cluster_log_types: tuple[str, ...] = ("api", "audit", "authenticator")
     """Control-plane log types sent to CloudWatch: any of api, audit, authenticator, controllerManager,
     scheduler. Default: api, audit and authenticator (fewer is policy finding SGA-015)."""
@@ -188,6 +199,7 @@ class EksSettings(WorkloadSettings):
         "migrate_import",
         "migrate_export",
         "migrate_kms_key_arn",
+        "alb_access_logs_bucket",
         mode="before",
     )
     @classmethod
@@ -239,13 +251,15 @@ class EksSettings(WorkloadSettings):
 def deploy(name: str, settings: EksSettings) -> dict[str, Any]:
     """Create the architecture and return the stack outputs."""
     # Pulumi autonames the node groups (`<name>-nodes-<i>-<8 hex generation>`), and the release's database
-    # security groups (`<name>-sourcegraph-db-sg`, `-redis-sg`), S3 bucket (`<name>-sourcegraph-objects`) and
-    # pods' IAM role (`<name>-sourcegraph-aws-role`, for S3 or IAM database auth).
+    # security groups (`<name>-sourcegraph-db-sg`, `-redis-sg`), S3 buckets (`<name>-sourcegraph-objects`,
+    # `-alb-logs`) and pods' IAM role (`<name>-sourcegraph-aws-role`, for S3 or IAM database auth).
     autonamed = [(EKS_NODE_GROUP_PART, EKS_NODE_GROUP_NAME)]
     if settings.postgres or settings.redis:
         autonamed.append(("sourcegraph-db-sg", SECURITY_GROUP_NAME))
     if settings.s3:
         autonamed.append(("sourcegraph-objects", S3_BUCKET_NAME))
+    if settings.alb_access_logs and not settings.alb_access_logs_bucket:
+        autonamed.append(("sourcegraph-alb-logs", S3_BUCKET_NAME))
     if settings.s3 or (settings.postgres and settings.postgres_auth == "iam"):
         autonamed.append(("sourcegraph-aws-role", IAM_ROLE_NAME))
     if settings.migrating:
@@ -306,7 +320,7 @@ def deploy(name: str, settings: EksSettings) -> dict[str, Any]:
     plan = cluster_args.node_plan()
     brought = None
     if settings.vpc_id:
-        brought = check_brought_network(settings.vpc_id, settings.subnet_ids, min_zones=2)
+        brought = check_brought_network(settings.vpc_id, settings.subnet_ids, min_zones=2, eks_cluster=True)
     else:
         # A new VPC's zones must offer the node type: a node group in a zone without it never gets nodes.
         network_args = network_args.model_copy(update={"required_instance_types": (plan.instance_type.name,)})
@@ -335,10 +349,15 @@ def deploy(name: str, settings: EksSettings) -> dict[str, Any]:
             host=settings.host,
             inbound_cidrs=settings.inbound_cidrs,
             vpc_cidrs=vpc_cidrs,
+            alb_access_logs=settings.alb_access_logs,
+            alb_access_logs_bucket=settings.alb_access_logs_bucket,
+            alb_deletion_protection=settings.alb_deletion_protection,
             postgres=settings.postgres,
             postgres_auth=settings.postgres_auth,
             postgres_password=password,
             postgres_multi_az=settings.postgres_multi_az,
+            postgres_log_retention_days=settings.log_retention_days,
+            postgres_log_kms_key_arn=settings.log_kms_key_arn,
             redis=settings.redis,
             s3=settings.s3,
             vpc_id=network.vpc_id,

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import pulumi
 import pulumi_aws as aws
 
-from sgarch.single_node import alb_logs
+from sgarch import alb_logs
 from sgarch.single_node.egress import cidr_kwargs, vpc_cidrs_prefix_list
 from sgarch.validation import WORLD_CIDRS
 
@@ -98,12 +98,12 @@ def load_balancer(
         if lb.access_logs_bucket:
             log_bucket = lb.access_logs_bucket
         else:
-            created, policy = alb_logs.log_bucket(
+            created = alb_logs.log_bucket(
                 lambda part: f"{name}-{part}", owner._role_tags("load-balancer"), owner
             )
-            log_bucket = created.bucket
+            log_bucket = created.bucket.bucket
             # ELB checks that it may write to the bucket when logging is turned on.
-            alb_opts = owner._opts(depends_on=[policy])
+            alb_opts = owner._opts(depends_on=[created.policy])
         access_logs = {"bucket": log_bucket, "enabled": True}
     alb = aws.lb.LoadBalancer(
         f"{name}-alb",

@@ -81,7 +81,9 @@ def test_runs_sourcegraph_on_eks_not_on_an_instance(planned: Any) -> None:
     assert len(groups) == 2 and {g.inputs["instanceTypes"][0] for g in groups} == {"m6a.2xlarge"}
     assert mocks.by_type("aws:rds/instance:Instance") == []
     assert mocks.by_type("aws:elasticache/replicationGroup:ReplicationGroup") == []
-    assert mocks.by_type("aws:s3/bucket:Bucket") == []
+    # No object storage bucket (blobs stay in the cluster); the one bucket holds the ALB's access logs.
+    buckets = mocks.by_type("aws:s3/bucket:Bucket")
+    assert [b.name for b in buckets] == ["poc-sourcegraph-alb-logs"]
     values = _sourcegraph_values(mocks)
     assert values["pgsql"].get("enabled", True) is not False
     assert values["sourcegraph"]["image"]["repository"] == f"{REGISTRY}/docker-hub/sourcegraph"

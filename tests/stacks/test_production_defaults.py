@@ -168,7 +168,8 @@ def test_the_objects_bucket_keeps_versions_for_30_days() -> None:
     eks = plan("eks")
     versioning = eks.one("aws:s3/bucketVersioning:BucketVersioning")
     assert versioning.inputs["versioningConfiguration"] == {"status": "Enabled"}
-    rules = eks.one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration").inputs["rules"]
+    lifecycle = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
+    rules = eks.one(lifecycle, "example-sourcegraph-objects-lifecycle").inputs["rules"]
     assert [r["noncurrentVersionExpiration"] for r in rules] == [{"noncurrentDays": 30}]
 
 
