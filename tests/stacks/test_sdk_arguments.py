@@ -58,6 +58,16 @@ VARIANTS = [
         },
     ),
     (
+        # The import Jobs (per database, blobs) and RDS with IAM auth, not only the export Job.
+        "eks",
+        {
+            "tier": "M",
+            "sourcegraph_version": "7.5.4453",
+            "migrate_import": "s3://sgarch-migrations/exports/2026-11-23/manifest.json",
+            "migrate_kms_key_arn": "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555",
+        },
+    ),
+    (
         "poc",
         {
             "runtime": "eks",
